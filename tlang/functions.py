@@ -6,7 +6,6 @@ In: nothing.  Out: ``FUNCTIONS``, a table from name to ``FunctionSig``
 - ``elementwise``: applied to each element (``relu``, ``exp``, ``sig``...)
 - ``normalize``: normalises along the LHS index marked with a dot (``softmax``, ``lnorm``)
 - ``tensor``: reshapes its argument (``concat`` merges the last two axes)
-- ``einsum``: a formal einsum call ``einsum("ij,jk->ik", A, B, semiring=...)``
 """
 
 from __future__ import annotations
@@ -40,14 +39,9 @@ _TABLE = [
     FunctionSig("softmax", 1, 2, "normalize", "softmax along the dotted LHS index (optional temperature)"),
     FunctionSig("lnorm", 1, 1, "normalize", "layer normalisation along the dotted LHS index"),
     FunctionSig("concat", 1, 1, "tensor", "merge the last two axes of its argument into one"),
-    FunctionSig("einsum", 1, None, "einsum", "formal einsum: einsum(\"ij,jk->ik\", A, B, semiring=...)",
-                kwargs=("semiring",)),
 ]
 
 FUNCTIONS: dict[str, FunctionSig] = {f.name: f for f in _TABLE}
-
-SEMIRINGS = ("sumprod", "boolean", "maxplus", "maxprod", "minplus", "logsumexp")
-
 
 def is_function_name(name: str) -> bool:
     """Whether ``name(...)`` in an expression is a call rather than a relation.

@@ -57,7 +57,7 @@ def _parser() -> Lark:
 def _unquote(text: str) -> str:
     body = text[1:-1]
     out, k = [], 0
-    escapes = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
+    escapes = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"'}
     while k < len(body):
         ch = body[k]
         if ch == "\\" and k + 1 < len(body):
@@ -211,7 +211,7 @@ class _ToAst(Transformer):
                     kw.append(a.value)
                 elif kw:
                     self._err("a positional argument cannot follow a keyword argument",
-                              getattr(a, "span", None))
+                              self._expr(a).span)
                 else:
                     pos.append(self._expr(a))
             return A.Call(name, tuple(pos), tuple(kw), span=span)
@@ -424,6 +424,28 @@ def _token_text(tok: Token) -> str:
     return f"'{tok}'"
 
 
+def _unclosed(text: str, upto: int) -> list[tuple[str, int]]:
+    """The brackets still open at offset ``upto`` (outside strings and comments)."""
+    stack: list[tuple[str, int]] = []
+    k = 0
+    while k < upto:
+        ch = text[k]
+        if ch == '"':
+            k += 1
+            while k < len(text) and text[k] not in '"\n':
+                k += 2 if text[k] == "\\" else 1
+        elif ch == "#" or text.startswith("//", k):
+            k = text.find("\n", k)
+            if k < 0:
+                break
+        elif ch in "([{":
+            stack.append((ch, k))
+        elif ch in ")]}" and stack:
+            stack.pop()
+        k += 1
+    return stack
+
+
 def _convert(err: UnexpectedInput, src: Source) -> TlangSyntaxError:
     text_len = len(src.text)
     if isinstance(err, UnexpectedCharacters):
@@ -451,10 +473,11 @@ def _convert(err: UnexpectedInput, src: Source) -> TlangSyntaxError:
         if expected:
             msg += f"; expected {_describe(expected)}"
         notes = []
-        if tok.type == "_NL" and "RPAR" in expected:
-            notes.append("an opening '(' is not closed")
-        elif tok.type == "_NL" and "RSQB" in expected:
-            notes.append("an opening '[' is not closed")
+        opened = _unclosed(src.text, len(src.text) if tok.type == "$END" else span.start)
+        if opened and (tok.type == "$END" or src.line_col(opened[-1][1])[0] < span.line):
+            ch, at = opened[-1]
+            line, col = src.line_col(at)
+            notes.append(f"the '{ch}' at {line}:{col} is not closed")
         return TlangSyntaxError(msg, span, notes)
     if isinstance(err, UnexpectedEOF):
         pos = max(0, len(src.text.rstrip()) - 1)

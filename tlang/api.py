@@ -1,0 +1,61 @@
+"""The Python entry points: source or path -> parsed, built and evaluated program.
+
+In: program text or a path, a backend name, input arrays.  Out: ``Results``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import ast as A
+from .build import build
+from .engine import Options, Results, evaluate
+from .parse import parse, parse_file
+from .source import Source, TlangError, TlangFileError
+
+
+def load_program(path_or_source: str | Path, name: str | None = None) -> tuple[A.Program, Path]:
+    """Parse a file path or program text; return the AST and its folder."""
+    if isinstance(path_or_source, Path) or (
+            isinstance(path_or_source, str) and "\n" not in path_or_source
+            and path_or_source.endswith((".tl", ".dl")) and Path(path_or_source).exists()):
+        p = Path(path_or_source)
+        return parse_file(p), p.resolve().parent
+    if isinstance(path_or_source, str) and path_or_source.endswith(".tl") and "\n" not in path_or_source:
+        raise TlangFileError(f"no such file: {path_or_source}")
+    return parse(Source(name or "<input>", str(path_or_source))), Path.cwd()
+
+
+def expand(program: A.Program, base_dir: Path, seen: tuple[str, ...] = ()) -> A.Program:
+    """Splice ``include "f.tl"`` (relative to the including file) and ``import name``
+    (``tlang/stdlib/name.tl``) into the statement list."""
+    out: list = []
+    for st in program.statements:
+        if isinstance(st, A.Include | A.Import):
+            if isinstance(st, A.Include):
+                from .io import resolve_path
+                path = resolve_path(st.path, base_dir)
+            else:
+                path = Path(__file__).parent / "stdlib" / f"{st.module}.tl"
+                if not path.exists():
+                    raise TlangError(f"no module named '{st.module}' in the standard library", st.span)
+            key = str(path.resolve())
+            if key in seen:
+                raise TlangError(f"'{path.name}' includes itself", st.span)
+            try:
+                sub = parse_file(path)
+            except TlangFileError as e:
+                raise TlangFileError(e.message, st.span) from None
+            out.extend(expand(sub, path.resolve().parent, seen + (key,)).statements)
+        else:
+            out.append(st)
+    return A.Program(tuple(out), span=program.span)
+
+
+def run(path_or_source: str | Path, backend: str = "numpy", inputs: dict | None = None,
+        **options) -> Results:
+    """Parse, build and evaluate a program; return its tensors and query answers."""
+    prog, base = load_program(path_or_source)
+    prog = expand(prog, base)
+    ir_prog = build(prog, base, inputs)
+    return evaluate(ir_prog, Options(backend=backend, **options))

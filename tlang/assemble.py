@@ -1,0 +1,282 @@
+"""Assemble: solved extents + scanned statements -> ``ir.ProgramIR``.
+
+In: a ``build.Builder`` after scanning, unification and solving.  Out: the
+program's tensors (shapes, domains, Boolean or numeric), dense data arrays
+for literals, facts and files, IR equations (via ``scope.lower_expr``),
+queries and stores.  Raises located errors for extents that cannot be
+inferred and for Boolean/numeric misuse.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import ast as A
+from . import ir
+from .scope import Scope, lower_expr
+from .source import TlangCheckError, TlangShapeError
+
+if TYPE_CHECKING:
+    from .build import Builder, _Proto
+
+
+def _domain_names(b: Builder) -> dict[tuple, str]:
+    """A readable name for each extent class: a declared domain, else 'T.k' of its first axis."""
+    names: dict[tuple, str] = {}
+    for key in list(b.solver.parent):
+        root = b.solver.find(key)
+        c = b.solver.info[root]
+        if root in names:
+            continue
+        if c.names:
+            names[root] = sorted(c.names)[0]
+    for key in list(b.solver.parent):
+        root = b.solver.find(key)
+        if root not in names and key[0] == "slot":
+            names[root] = f"{key[1]}.{key[2]}"
+    for key in list(b.solver.parent):
+        root = b.solver.find(key)
+        if root not in names:
+            names[root] = f"{key[1]}" if key[0] == "dom" else f"eq{key[1]}.{key[2]}"
+    return names
+
+
+def _extent_of(b: Builder, key: tuple, what: str, span) -> int:
+    n = b.solver.extent(key)
+    if n is None:
+        raise TlangShapeError(f"cannot infer the extent of {what}", span,
+                              ["give it data, or declare it, e.g. 'index i : 10' or 'tensor W[4, 3]'"])
+    return n
+
+
+def assemble(b: Builder) -> ir.ProgramIR:
+    solver = b.solver
+    dnames = _domain_names(b)
+    domains: dict[str, ir.Domain] = {}
+    tensors: dict[str, ir.TensorInfo] = {}
+
+    for name, (arity, span) in b.arity.items():
+        if name in b.boolean and name in b.numeric_def:
+            nspan, bspan = b.numeric_def[name], b.boolean[name]
+            raise TlangCheckError(
+                f"'{name}' is a Boolean relation but is also given numeric values here", nspan,
+                [f"it is Boolean because of {bspan.short() if bspan else 'a declaration'}",
+                 "write R(x) for relations and T[i] for numeric tensors"])
+        shape, doms = [], []
+        for a in range(arity):
+            key = ("slot", name, a)
+            solver.find(key)
+            shape.append(_extent_of(b, key, f"axis {a + 1} of '{name}'", span))
+            root = solver.find(key)
+            dn = dnames[root]
+            doms.append(dn)
+            c = solver.info[root]
+            if dn not in domains:
+                domains[dn] = ir.Domain(dn, c.extent, tuple(c.symbols))
+        mark = b.marks.get(name)
+        tensors[name] = ir.TensorInfo(
+            name, tuple(shape), tuple(doms), boolean=name in b.boolean,
+            dtype=b.decl_dtype.get(name, "bool" if name in b.boolean else "real"),
+            virtual_axis=b.virtual_axis.get(name), learnable=mark == "learn", const=mark == "const",
+            span=b.first_span.get(name))
+
+    # scalars used only bare (C in 'W[i] X[i] + C')
+    for p in b.protos:
+        if p.rhs is None:
+            continue
+        for n in [p.lhs, *A.walk(p.rhs)]:
+            nm = n.name if isinstance(n, A.Name | A.Ref) else None
+            if nm and nm not in tensors and nm not in p.vars and \
+                    (isinstance(n, A.Name) or not n.indices) and nm not in ("Even", "Odd"):
+                tensors[nm] = ir.TensorInfo(nm, (), (), boolean=nm in b.boolean, span=n.span)
+
+    data: dict[str, object] = {}
+    equations: list[ir.Equation] = []
+    var_extents: dict[tuple[int, str], int] = {}
+    for p in b.protos:
+        eq = _equation(b, p, tensors, data, var_extents, len(equations))
+        if eq is not None:
+            equations.append(eq)
+    for name, facts in b.facts.items():
+        info = tensors[name]
+        arr = np.zeros(info.shape)
+        for f in facts:
+            pos = tuple(_const_pos(b, ("slot", name, a), ix) for a, ix in enumerate(f.atom.indices))
+            arr[pos] = 1.0
+        key = f"factset:{name}"
+        data[key] = arr
+        vars_ = tuple(f"_{k}" for k in range(len(info.shape)))
+        k = len(equations)
+        for a, v in enumerate(vars_):
+            var_extents[(k, v)] = info.shape[a]
+        equations.append(ir.Equation(name, tuple(ir.ivar(v) for v in vars_), "=",
+                                     ir.Data(key, vars_), kind="fact", span=facts[0].span))
+
+    queries, stores = [], []
+    for st in b.program.statements:
+        if isinstance(st, A.Query):
+            queries.append(_query(b, st, tensors))
+        elif isinstance(st, A.Store):
+            if st.source.name not in tensors:
+                raise TlangCheckError(f"'{st.source.name}' is not defined", st.source.span)
+            stores.append(ir.StoreIR(st.path, st.source.name, span=st.span))
+
+    undefined = [t for t in tensors if t not in b.defined]
+    if undefined and not b.allow_undefined:
+        t = undefined[0]
+        info = tensors[t]
+        if not info.boolean:
+            raise TlangCheckError(f"'{t}' has no value: no data, equation or input defines it",
+                                  info.span, ["give it data (a literal or a file), an equation, "
+                                              "or pass it as an input"])
+    return ir.ProgramIR(tensors, domains, tuple(equations), data, tuple(queries), tuple(stores),
+                        var_extents, base_dir=str(b.base_dir))
+
+
+def _const_pos(b: Builder, slot: tuple, ix: A.IConst) -> int:
+    n = b.solver.extent(slot)
+    if isinstance(ix.value, int):
+        pos = ix.value if ix.value >= 0 else n + ix.value
+        if not 0 <= pos < n:
+            raise TlangShapeError(f"position {ix.value} is out of range for extent {n}", ix.span)
+        return pos
+    if not ix.quoted and ix.value in b.int_scalars:
+        return b.int_scalars[ix.value]
+    pos = b.solver.position(slot, ix.value)
+    return -1 if pos is None else pos
+
+
+def _resolve(b: Builder, p: _Proto | None, name: str, a: int, ix: A.IndexExpr) -> ir.Index:
+    slot = ("slot", name, a)
+    if isinstance(ix, A.IVar):
+        return ir.ivar(ix.name)
+    if isinstance(ix, A.IConst):
+        return ir.iconst(_const_pos(b, slot, ix))
+    if isinstance(ix, A.IVirtual):
+        return ir.ivar(ix.name)
+    if isinstance(ix, A.ISlice):
+        var = b._slices[(p.index, id(ix))]
+        n = b.solver.extent(slot)
+        start, _stop, step = slice(ix.start, ix.stop, ix.step).indices(n)
+        return ir.IAffine(((var, step),), start)
+    if isinstance(ix, A.IBin) and ix.op == "/":
+        terms, c = b._affine(ix.left, ix.span)
+        return ir.IDiv(ir.IAffine(tuple(terms), c), b._int_const(ix.right, ix.span))
+    terms, c = b._affine(ix, ix.span)
+    merged: dict[str, int] = {}
+    for v, k in terms:
+        merged[v] = merged.get(v, 0) + k
+    return ir.IAffine(tuple((v, k) for v, k in merged.items() if k), c)
+
+
+def _ref_resolver(b: Builder, p: _Proto, tensors):
+    def resolve(r: A.Ref) -> ir.Ref:
+        vaxis = b.virtual_axis.get(r.name)
+        idx = []
+        for a, ix in enumerate(r.indices):
+            if a == vaxis:
+                if isinstance(ix, A.IVirtual):
+                    continue
+                if p.virtual is None or r is p.lhs:
+                    continue  # a non-virtual write/read of a virtual tensor addresses its buffer
+                continue
+            if isinstance(ix, A.IVirtual):
+                raise TlangCheckError(f"'*{ix.name}' is virtual here but '{r.name}' has no virtual "
+                                      "index at this position", ix.span)
+            idx.append(_resolve(b, p, r.name, a, ix))
+        if r.name not in tensors:
+            tensors[r.name] = ir.TensorInfo(r.name, (), (), span=r.span)
+        return ir.Ref(r.name, tuple(idx), span=r.span)
+    return resolve
+
+
+def _equation(b: Builder, p: _Proto, tensors, data, var_extents, k: int) -> ir.Equation | None:
+    name = p.lhs.name
+    info = tensors.get(name)
+    if p.rhs is None:  # data, inputs, facts and text files
+        raw = b.data[p.data_key]
+        if p.kind in ("data", "input"):
+            arr = raw
+        elif p.kind == "facts":
+            arr = np.zeros(info.shape)
+            for row in raw:
+                pos = tuple(v if isinstance(v, int) else b.solver.position(("slot", name, a), v)
+                            for a, v in enumerate(row))
+                arr[pos] = 1.0
+        else:  # text: M[position, word]
+            arr = np.zeros(info.shape)
+            for pos, w in enumerate(raw):
+                arr[pos, b.solver.position(("slot", name, 1), w)] = 1.0
+        data[p.data_key] = arr
+        vars_ = tuple(f"_{a}" for a in range(len(info.shape)))
+        for a, v in enumerate(vars_):
+            var_extents[(k, v)] = info.shape[a]
+        return ir.Equation(name, tuple(ir.ivar(v) for v in vars_), "=", ir.Data(p.data_key, vars_),
+                           kind="input" if p.kind == "input" else "data", span=p.span)
+    resolve = _ref_resolver(b, p, tensors)
+    lhs = resolve(p.lhs)
+    lhs_vars: list[str] = []
+    dotted = None
+    for ix in p.lhs.indices:
+        if isinstance(ix, A.IVar) and ix.dot:
+            dotted = ix.name
+    for ix in lhs.indices:
+        for v in ix.vars:
+            if v not in lhs_vars:
+                lhs_vars.append(v)
+    slice_vars = [v for (pi, _), v in b._slices.items() if pi == p.index]
+    lhs_slice = [v for v in slice_vars if v not in lhs_vars]
+    norm_var = dotted or (lhs_vars[-1] if lhs_vars else None)
+    loop_var = p.virtual[0] if p.virtual else None
+    scope = Scope(tuple(lhs_vars + lhs_slice), set(p.vars), resolve, ir.OP_SEMIRING[p.op], norm_var,
+                  loop_var)
+    rhs = lower_expr(p.rhs, scope)
+    indices = lhs.indices + tuple(ir.ivar(v) for v in lhs_slice)
+    if lhs_slice and name in tensors and len(tensors[name].shape) != len(indices):
+        tensors[name] = ir.TensorInfo(name, tuple(b.solver.extent(("var", p.index, v)) for v in lhs_slice),
+                                      tuple("slice" for _ in lhs_slice), span=tensors[name].span)
+    for v in p.vars | set(slice_vars):
+        if v == loop_var and p.virtual is not None:
+            var_extents[(k, v)] = _extent_of(b, ("var", p.index, v), f"the virtual index '{v}'", p.span)
+            continue
+        var_extents[(k, v)] = _extent_of(b, ("var", p.index, v), f"index '{v}'", p.span)
+    return ir.Equation(name, indices, p.op, rhs, p.virtual, p.kind, span=p.span)
+
+
+def _query(b: Builder, st: A.Query, tensors) -> ir.QueryIR:
+    r = st.target
+    text = st.target.span.text() if st.target.span else r.name
+    if r.name not in tensors:
+        raise TlangCheckError(f"query of '{r.name}', which is not defined", r.span,
+                              ["define it with an equation, facts or data before querying it"])
+    info = tensors[r.name]
+    if not r.indices:
+        free = tuple(f"_{a}" for a in range(len(info.stored_shape)))
+        return ir.QueryIR(text, r.name, tuple(ir.ivar(v) for v in free), free,
+                          tuple((v, n) for v, n in zip(free, info.stored_shape)), st.directives, span=st.span)
+    idx, free, extents = [], [], {}
+    vaxis = info.virtual_axis
+    for a, ix in enumerate(r.indices):
+        if a == vaxis:
+            continue
+        if isinstance(ix, A.ISlice):
+            var = f"_q{a}"
+            n = info.shape[a]
+            start, stop, step = slice(ix.start, ix.stop, ix.step).indices(n)
+            idx.append(ir.IAffine(((var, step),), start))
+            free.append(var)
+            extents[var] = len(range(start, stop, step))
+            continue
+        if isinstance(ix, A.IVar):
+            if ix.name not in free:
+                free.append(ix.name)
+            extents[ix.name] = info.shape[a]
+            idx.append(ir.ivar(ix.name))
+        elif isinstance(ix, A.IConst):
+            idx.append(ir.iconst(_const_pos(b, ("slot", r.name, a), ix)))
+        else:
+            raise TlangCheckError("a query index must be a variable, a constant or a slice", ix.span)
+    return ir.QueryIR(text, r.name, tuple(idx), tuple(free), tuple((v, extents[v]) for v in free),
+                      st.directives, span=st.span)

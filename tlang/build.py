@@ -1,0 +1,440 @@
+"""Build: AST -> IR (``tlang.ir.ProgramIR``).
+
+In: a parsed ``Program`` (includes and imports spliced in by ``expand``),
+the program's folder, and optional input arrays by name.  Out: a
+``ProgramIR`` whose tensors have shapes, whose symbolic constants have
+positions, and whose equations are IR expressions in which every index
+variable absent from the LHS is aggregated at the smallest subexpression
+holding all its occurrences without splitting a sum or difference
+(DESIGN.md 4.1b).  Errors are located ``TlangError``s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import ast as A
+from . import ir
+from .functions import FUNCTIONS
+from .scope import lower_expr
+from .shapes import Derived, ExtentSolver
+from .source import Span, TlangCheckError, TlangShapeError
+
+BUILTIN_RELATIONS = {"Even": "even", "Odd": "odd"}
+
+
+@dataclass
+class _Proto:
+    """One equation before lowering: AST LHS/RHS plus where it came from."""
+    index: int
+    lhs: A.Ref
+    op: str
+    rhs: A.Expr | None          # None for data equations
+    kind: str                   # 'equation' | 'rule' | 'data' | 'fact' | 'input'
+    span: Span | None
+    data_key: str | None = None
+    vars: set[str] = field(default_factory=set)
+    virtual: tuple[str, int] | None = None
+
+
+def _index_vars(ix: A.IndexExpr, out: set[str]) -> None:
+    if isinstance(ix, A.IVar):
+        out.add(ix.name)
+    elif isinstance(ix, A.IBin):
+        _index_vars(ix.left, out)
+        _index_vars(ix.right, out)
+    elif isinstance(ix, A.IVirtual):
+        out.add(ix.name)
+
+
+def _refs(e) -> list[A.Ref]:
+    return [n for n in A.walk(e) if isinstance(n, A.Ref)]
+
+
+def list_array(lit: A.ListLit) -> np.ndarray:
+    """A (rectangular) list literal as a float array."""
+    def conv(x):
+        return [conv(i) for i in x.items] if isinstance(x, A.ListLit) else x
+    try:
+        arr = np.array(conv(lit), dtype=float)
+    except (ValueError, TypeError):
+        raise TlangShapeError("this list literal is ragged: its rows have different lengths",
+                              lit.span) from None
+    return arr
+
+
+class Builder:
+    def __init__(self, program: A.Program, base_dir: str | Path = ".",
+                 inputs: dict[str, object] | None = None, allowed_paths=(),
+                 allow_undefined: bool = False) -> None:
+        self.program = program
+        self.base_dir = Path(base_dir)
+        self.inputs = dict(inputs or {})
+        self.allowed_paths = tuple(Path(p) for p in allowed_paths)
+        self.allow_undefined = allow_undefined
+        self.solver = ExtentSolver()
+        self.protos: list[_Proto] = []
+        self.data: dict[str, object] = {}
+        self.arity: dict[str, tuple[int, Span | None]] = {}
+        self.boolean: dict[str, Span | None] = {}
+        self.numeric_def: dict[str, Span | None] = {}
+        self.defined: set[str] = set()
+        self.int_scalars: dict[str, int] = {}
+        self.virtual_axis: dict[str, int] = {}
+        self.facts: dict[str, list[A.Fact]] = {}
+        self.first_span: dict[str, Span | None] = {}
+        self.decl_dtype: dict[str, str] = {}
+        self.marks: dict[str, str] = {}
+        self._fresh = 0
+
+    # ---------------------------------------------------------------- helpers
+    def _slot(self, t: str, a: int) -> tuple:
+        return ("slot", t, a)
+
+    def _note_arity(self, ref: A.Ref) -> None:
+        n = len(ref.indices)
+        self.first_span.setdefault(ref.name, ref.span)
+        if ref.name in self.arity:
+            m, span = self.arity[ref.name]
+            if m != n:
+                raise TlangCheckError(
+                    f"'{ref.name}' is used with {n} ind{'ex' if n == 1 else 'ices'} here "
+                    f"but with {m} at {span.short() if span else 'another place'}", ref.span,
+                    ["a tensor keeps the same number of indices everywhere"])
+        else:
+            self.arity[ref.name] = (n, ref.span)
+
+    def _int_const(self, e: A.IndexExpr, span: Span | None) -> int:
+        if isinstance(e, A.IConst) and isinstance(e.value, int):
+            return e.value
+        if isinstance(e, A.IConst) and not e.quoted and e.value in self.int_scalars:
+            return self.int_scalars[e.value]
+        raise TlangCheckError("the divisor of an index must be an integer (a number, or a scalar "
+                              "set to an integer such as S = 2)", getattr(e, "span", None) or span)
+
+    # ------------------------------------------------------------ pass 1: scan
+    def scan(self) -> None:
+        stmts = self.program.statements
+        for st in stmts:  # compile-time integer scalars (S = 2, N = 3)
+            if isinstance(st, A.Equation) and not st.lhs.indices and st.op == "=":
+                v = st.rhs
+                if isinstance(v, A.Num) and isinstance(v.value, int):
+                    self.int_scalars[st.lhs.name] = v.value
+        for st in stmts:
+            if isinstance(st, A.TensorDecl):
+                if st.dtype is not None and st.dtype not in A.DTYPES:
+                    raise TlangCheckError(f"unknown element type '{st.dtype}'", st.span,
+                                          [f"types are {', '.join(A.DTYPES)}"])
+                if st.dims:
+                    self._note_arity(A.Ref(st.name, tuple(A.IVar("_") for _ in st.dims), st.boolean,
+                                           span=st.span))
+                if st.boolean or st.dtype == "bool":
+                    self.boolean.setdefault(st.name, st.span)
+                if st.dtype:
+                    self.decl_dtype[st.name] = st.dtype
+            elif isinstance(st, A.MarkDecl):
+                for n in st.names:
+                    self.marks[n] = st.kind
+        for st in stmts:
+            if isinstance(st, A.Equation):
+                self._scan_equation(st)
+            elif isinstance(st, A.Rule):
+                self._add_proto(st.head, "=", _conj(st.body), "rule", st.span)
+                self.boolean.setdefault(st.head.name, st.head.span)
+            elif isinstance(st, A.Fact):
+                self._scan_fact(st)
+            elif isinstance(st, A.Load):
+                self._scan_load(st)
+            elif isinstance(st, A.Query | A.Store):
+                ref = st.target if isinstance(st, A.Query) else st.source
+                if ref.indices:
+                    self._note_arity(ref)
+        for name, value in self.inputs.items():
+            arr = value
+            key = f"input:{name}"
+            self.data[key] = arr
+            shape = tuple(getattr(arr, "shape", ()))
+            self._data_proto(name, shape, key, "input", None)
+
+    def _scan_equation(self, st: A.Equation) -> None:
+        if isinstance(st.rhs, A.ListLit):
+            arr = list_array(st.rhs)
+            key = f"lit:{len(self.data)}"
+            self.data[key] = arr
+            if st.lhs.indices and len(st.lhs.indices) != arr.ndim:
+                raise TlangShapeError(f"'{st.lhs.name}' has {len(st.lhs.indices)} indices but the "
+                                      f"literal has {arr.ndim} dimensions", st.span)
+            self._data_proto(st.lhs.name, arr.shape, key, "data", st.span, st.lhs)
+            return
+        self._add_proto(st.lhs, st.op, st.rhs, "equation", st.span)
+
+    def _scan_fact(self, st: A.Fact) -> None:
+        self._note_arity(st.atom)
+        self.boolean.setdefault(st.atom.name, st.span)
+        self.defined.add(st.atom.name)
+        for ix in st.atom.indices:
+            if not isinstance(ix, A.IConst):
+                raise TlangCheckError("a fact must be ground (constants only)", ix.span or st.span,
+                                      ["lowercase names are variables; write a rule 'Head(x) <- Body(x)' "
+                                       "to derive facts"])
+        self.facts.setdefault(st.atom.name, []).append(st)
+
+    def _scan_load(self, st: A.Load) -> None:
+        from . import io as tio
+        path = tio.resolve_path(st.path, self.base_dir, self.allowed_paths)
+        ext = path.suffix.lower()
+        target = st.target
+        if ext == ".txt":
+            words = tio.read_text(path)
+            key = f"text:{len(self.data)}"
+            self.data[key] = words
+            self.boolean.setdefault(target.name, st.span)
+            self._data_proto(target.name, (len(words), None), key, "text", st.span, target)
+        elif target.boolean or ext == ".facts":
+            rows = tio.read_facts(path)
+            key = f"facts:{len(self.data)}"
+            self.data[key] = rows
+            self.boolean.setdefault(target.name, st.span)
+            arity = len(rows[0]) if rows else len(target.indices)
+            self._data_proto(target.name, (None,) * arity, key, "facts", st.span, target)
+        else:
+            arr = tio.read_dense(path)
+            key = f"file:{len(self.data)}"
+            self.data[key] = arr
+            if target.indices and len(target.indices) != arr.ndim:
+                raise TlangShapeError(f"'{target.name}' has {len(target.indices)} indices but "
+                                      f"{st.path} holds a {arr.ndim}-dimensional array", st.span)
+            self._data_proto(target.name, arr.shape, key, "data", st.span, target)
+
+    def _data_proto(self, name: str, shape: tuple, key: str, kind: str, span: Span | None,
+                    lhs: A.Ref | None = None) -> None:
+        ref = A.Ref(name, tuple(A.IVar(f"_{k}") for k in range(len(shape))), span=span)
+        self._note_arity(ref)
+        self.defined.add(name)
+        for a, n in enumerate(shape):
+            if n is not None:
+                why = {"input": f"the input array {name}", "data": "its data"}.get(kind, "its data")
+                self.solver.fix(self._slot(name, a), int(n), span, why)
+        if kind in ("input", "data"):
+            self.numeric_def.setdefault(name, span)
+        p = _Proto(len(self.protos), ref, "=", None, kind, span, data_key=key)
+        p.vars = {f"_{k}" for k in range(len(shape))}
+        self.protos.append(p)
+
+    def _add_proto(self, lhs: A.Ref, op: str, rhs: A.Expr, kind: str, span: Span | None) -> None:
+        p = _Proto(len(self.protos), lhs, op, rhs, kind, span)
+        self.defined.add(lhs.name)
+        if kind == "equation" and not lhs.boolean:
+            self.numeric_def.setdefault(lhs.name, span)
+        elif lhs.boolean:
+            self.boolean.setdefault(lhs.name, span)
+        if lhs.indices or not isinstance(rhs, A.Num | A.Unary | A.Binary | A.Name | A.Call):
+            if lhs.indices:
+                self._note_arity(lhs)
+        for ix in lhs.indices:
+            _index_vars(ix, p.vars)
+        for r in _refs(rhs):
+            for ix in r.indices:
+                _index_vars(ix, p.vars)
+        for k, ix in enumerate(lhs.indices):
+            if isinstance(ix, A.IVirtual):
+                if p.virtual is not None:
+                    raise TlangCheckError("an equation can have one virtual index", ix.span)
+                p.virtual = (ix.name, ix.offset)
+                self.virtual_axis[lhs.name] = k
+        self.protos.append(p)
+
+    # --------------------------------------------------------- pass 2: unify
+    def unify(self) -> None:
+        for p in self.protos:
+            if p.rhs is None:
+                continue
+            self._unify_ref(p, p.lhs, lhs=True)
+            for r in _refs(p.rhs):
+                if r.name in BUILTIN_RELATIONS:
+                    continue
+                self._note_arity(r)
+                self._unify_ref(p, r, lhs=False)
+            for n in A.walk(p.rhs):
+                if isinstance(n, A.Call):
+                    self._check_call(n)
+                    if FUNCTIONS[n.fn].kind == "tensor":
+                        self._concat_extent(p, n)
+                elif isinstance(n, A.Name) and n.name not in p.vars and n.name in FUNCTIONS:
+                    raise TlangCheckError(f"'{n.name}' is a function: write {n.name}(...)", n.span)
+        decls = [s for s in self.program.statements if isinstance(s, A.IndexDecl | A.DomainDecl |
+                                                                    A.TensorDecl)]
+        for st in decls:
+            if isinstance(st, A.DomainDecl):
+                key = ("dom", st.name)
+                if st.size is not None:
+                    self.solver.fix(key, st.size, st.span, f"domain {st.name}")
+                else:
+                    for s in st.symbols or ():
+                        self.solver.symbol(key, s)
+                    self.solver.fix(key, len(st.symbols or ()), st.span, f"domain {st.name}")
+            elif isinstance(st, A.IndexDecl):
+                for p in self.protos:
+                    for n in st.names:
+                        if n in p.vars:
+                            self._bind_domain(("var", p.index, n), st.domain, st.span)
+            elif isinstance(st, A.TensorDecl):
+                for a, d in enumerate(st.dims):
+                    self._bind_domain(self._slot(st.name, a), d, st.span)
+
+    def _concat_extent(self, p: _Proto, call: A.Call) -> None:
+        """concat merges the argument's non-LHS variables into the LHS variable it lacks."""
+        inner: list[str] = []
+        for r in _refs(call.args[0]):
+            for ix in r.indices:
+                if isinstance(ix, A.IVar) and ix.name not in inner:
+                    inner.append(ix.name)
+        lhs = [ix.name for ix in p.lhs.indices if isinstance(ix, A.IVar)]
+        merge = [v for v in inner if v not in lhs]
+        into = [v for v in lhs if v not in inner]
+        if len(into) == 1 and merge:
+            self.solver.derive(Derived("product", ("var", p.index, into[0]),
+                                       tuple(("var", p.index, v) for v in merge), span=call.span))
+
+    def _bind_domain(self, key: tuple, dom: str | int, span: Span | None) -> None:
+        if isinstance(dom, int):
+            self.solver.fix(key, dom, span, "a declaration")
+        else:
+            self.solver.union(key, ("dom", dom))
+
+    def _check_call(self, n: A.Call) -> None:
+        sig = FUNCTIONS.get(n.fn)
+        if sig is None:
+            import difflib
+            close = difflib.get_close_matches(n.fn, list(FUNCTIONS), n=1)
+            raise TlangCheckError(f"unknown function '{n.fn}'", n.span,
+                                  [f"did you mean '{close[0]}'?"] if close else
+                                  ["relations (Boolean tensors) start with a capital letter"])
+        k = len(n.args)
+        if k < sig.min_args or (sig.max_args is not None and k > sig.max_args):
+            want = str(sig.min_args) if sig.min_args == sig.max_args else \
+                f"{sig.min_args} to {sig.max_args}"
+            raise TlangCheckError(f"'{n.fn}' takes {want} argument{'s' if want != '1' else ''}, "
+                                  f"not {k}", n.span)
+        for key, _ in n.kwargs:
+            if key not in sig.kwargs:
+                raise TlangCheckError(f"'{n.fn}' has no argument named '{key}'", n.span)
+
+    def _unify_ref(self, p: _Proto, r: A.Ref, lhs: bool) -> None:
+        for a, ix in enumerate(r.indices):
+            slot = self._slot(r.name, a)
+            span = ix.span or r.span
+            if isinstance(ix, A.IVar):
+                self.solver.union(("var", p.index, ix.name), slot)
+            elif isinstance(ix, A.IConst):
+                if isinstance(ix.value, int) and ix.value >= 0:
+                    self.solver.require(slot, ix.value + 1, span)
+                elif isinstance(ix.value, str) and not ix.quoted and ix.value in self.int_scalars:
+                    self.solver.require(slot, self.int_scalars[ix.value] + 1, span)
+            elif isinstance(ix, A.IVirtual):
+                continue
+            elif isinstance(ix, A.ISlice):
+                var = f"_s{self._fresh}"
+                self._fresh += 1
+                p.vars.add(var)
+                self._slices[(p.index, id(ix))] = var
+                self.solver.derive(Derived("slice", ("var", p.index, var), (slot,), span=span,
+                                           extra=(ix.start, ix.stop, ix.step)))
+            elif isinstance(ix, A.IBin):
+                self._derive_bin(p, ix, slot, lhs, span)
+
+    def _affine(self, ix: A.IndexExpr, span) -> tuple[list[tuple[str, int]], int]:
+        if isinstance(ix, A.IVar):
+            return [(ix.name, 1)], 0
+        if isinstance(ix, A.IConst):
+            if isinstance(ix.value, int):
+                return [], ix.value
+            if not ix.quoted and ix.value in self.int_scalars:
+                return [], self.int_scalars[ix.value]
+            raise TlangCheckError(f"'{ix.value}' in index arithmetic must be an integer", ix.span or span)
+        if isinstance(ix, A.IBin) and ix.op in "+-":
+            lt, lc = self._affine(ix.left, span)
+            rt, rc = self._affine(ix.right, span)
+            sign = 1 if ix.op == "+" else -1
+            return lt + [(v, sign * c) for v, c in rt], lc + sign * rc
+        raise TlangCheckError("unsupported index arithmetic", getattr(ix, "span", None) or span,
+                              ["use i+1, i-1, x+dx or x/S"])
+
+    def _derive_bin(self, p: _Proto, ix: A.IBin, slot, lhs: bool, span) -> None:
+        if ix.op == "/":
+            S = self._int_const(ix.right, span)
+            if S <= 0:
+                raise TlangCheckError("the divisor of an index must be positive", span)
+            terms, c = self._affine(ix.left, span)
+            if len(terms) == 1 and c == 0:
+                var = ("var", p.index, terms[0][0])
+                if lhs:
+                    self.solver.derive(Derived("div_lhs", slot, (var,), S, span))
+                self.solver.derive(Derived("div_rhs", var, (slot,), S, span))
+            return
+        terms, c = self._affine(ix, span)
+        vs = [("var", p.index, v) for v, _ in terms]
+        if len(vs) == 1:
+            if lhs:
+                self.solver.derive(Derived("lhs_shift", slot, (vs[0],), c, span))
+            self.solver.derive(Derived("shift", vs[0], (slot,), c, span))
+        elif len(vs) == 2:
+            self.solver.derive(Derived("conv", vs[0], (slot, vs[1]), c, span))
+            self.solver.derive(Derived("conv", vs[1], (slot, vs[0]), c, span))
+
+    # ---------------------------------------------------- pass 3: constants
+    def symbols(self) -> None:
+        for st in self.program.statements:
+            refs: list[A.Ref] = []
+            if isinstance(st, A.Fact):
+                refs = [st.atom]
+            elif isinstance(st, A.Equation | A.Rule):
+                refs = _refs(st)
+            for r in refs:
+                for a, ix in enumerate(r.indices):
+                    if isinstance(ix, A.IConst) and isinstance(ix.value, str) and \
+                            (ix.quoted or ix.value not in self.int_scalars):
+                        self.solver.symbol(self._slot(r.name, a), ix.value)
+        for p in self.protos:
+            if p.kind == "facts":
+                for row in self.data[p.data_key]:
+                    for a, v in enumerate(row):
+                        if isinstance(v, str):
+                            self.solver.symbol(self._slot(p.lhs.name, a), v)
+                        else:
+                            self.solver.require(self._slot(p.lhs.name, a), v + 1, p.span)
+            elif p.kind == "text":
+                for w in self.data[p.data_key]:
+                    self.solver.symbol(self._slot(p.lhs.name, 1), w)
+
+    def build(self) -> ir.ProgramIR:
+        self._slices: dict = {}
+        self.scan()
+        self.unify()
+        self.symbols()
+        self.solver.solve()
+        return _assemble(self)
+
+
+def _conj(body: tuple[A.Expr, ...]) -> A.Expr:
+    out = body[0]
+    for b in body[1:]:
+        out = A.Binary("*", out, b, span=(out.span.merge(b.span) if out.span else b.span))
+    return out
+
+
+def _assemble(b: Builder) -> ir.ProgramIR:
+    from .assemble import assemble
+    return assemble(b)
+
+
+def build(program: A.Program, base_dir: str | Path = ".", inputs: dict | None = None,
+          allowed_paths=(), allow_undefined: bool = False) -> ir.ProgramIR:
+    """AST -> IR for a whole program (see module docstring)."""
+    return Builder(program, base_dir, inputs, allowed_paths, allow_undefined).build()
+
+
+__all__ = ["build", "Builder", "list_array", "lower_expr", "BUILTIN_RELATIONS"]

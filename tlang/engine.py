@@ -1,0 +1,445 @@
+"""Engine: evaluate a whole ``ProgramIR`` and answer its queries.
+
+In: a ``ProgramIR`` and a backend name.  Out: ``Results`` (every tensor as a
+numpy array, and one ``Answer`` per query).  Tensors are grouped into
+strongly connected components of the dependency graph, visited in
+topological order; a non-recursive component runs once, a recursive one is
+iterated to a fixpoint by recomputation (semi-naive for Boolean rules whose
+bodies are joins).  Negation must be stratified.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import ir
+from .lower import Labelled, Lowerer
+from .source import TlangCheckError, TlangResourceError, TlangRuntimeError
+
+COMBINE = {"=": "sum", "+=": "sum", "avg=": "avg", "max=": "max", "min=": "min"}
+
+
+class ConvergenceWarning(UserWarning):
+    """A numeric recursion did not converge within ``max_iter``."""
+
+
+@dataclass
+class Options:
+    backend: str = "numpy"
+    max_iter: int = 1000
+    tol: float = 1e-9
+    memory_limit: int | None = None   # bytes
+    timeout: float | None = None      # seconds
+    semi_naive: bool = True
+
+
+# ------------------------------------------------------------- dependencies
+
+def _reads(eq: ir.Equation) -> list[tuple[str, bool]]:
+    """(tensor, negated) pairs read by an equation's RHS, minus loop-carried buffer reads."""
+    out: list[tuple[str, bool]] = []
+
+    def go(x, neg: bool) -> None:
+        if isinstance(x, ir.Ref):
+            if not (eq.virtual is not None and x.tensor == eq.lhs):
+                out.append((x.tensor, neg))
+        elif isinstance(x, ir.Map):
+            for a in x.args:
+                go(a, neg or x.fn == "not")
+        elif isinstance(x, ir.Contract | ir.Einsum):
+            for a in x.operands:
+                go(a, neg)
+        elif isinstance(x, ir.Normalize):
+            go(x.arg, neg)
+            if x.temperature is not None:
+                go(x.temperature, neg)
+        elif isinstance(x, ir.Concat):
+            go(x.arg, neg)
+
+    go(eq.rhs, False)
+    return out
+
+
+def strata(prog: ir.ProgramIR) -> list[list[str]]:
+    """Strongly connected components in topological order (dependencies first).
+
+    Raises ``TlangCheckError`` if negation goes through a cycle.
+    """
+    defined = {eq.lhs for eq in prog.equations}
+    graph: dict[str, list[tuple[str, bool]]] = {t: [] for t in prog.tensors}
+    for eq in prog.equations:
+        for t, neg in _reads(eq):
+            graph.setdefault(eq.lhs, []).append((t, neg))
+            graph.setdefault(t, [])
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    comps: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:  # iterative Tarjan would avoid recursion limits on huge programs
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w, _ in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            comps.append(comp)
+
+    import sys
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 10 * len(graph) + 1000))
+    try:
+        for v in graph:
+            if v not in index:
+                visit(v)
+    finally:
+        sys.setrecursionlimit(old)
+    for comp in comps:
+        members = set(comp)
+        for v in comp:
+            for w, neg in graph[v]:
+                if neg and w in members:
+                    eq = next(e for e in prog.equations if e.lhs == v)
+                    cycle = " -> ".join(_cycle(graph, v, w, members))
+                    raise TlangCheckError(
+                        f"negation through recursion: {v} depends negatively on {w}, which depends on {v}",
+                        eq.span, [f"cycle: {cycle}", "negation must be stratified: a relation cannot "
+                                  "depend on the negation of itself"])
+    return [c for c in comps if any(t in defined for t in c)]
+
+
+def _cycle(graph, start: str, via: str, members: set[str]) -> list[str]:
+    """A path start -> via -> ... -> start inside one component."""
+    from collections import deque
+    prev = {via: None}
+    q = deque([via])
+    while q:
+        v = q.popleft()
+        if v == start:
+            break
+        for w, _ in graph[v]:
+            if w in members and w not in prev:
+                prev[w] = v
+                q.append(w)
+    path = []
+    v = start
+    while v is not None:  # walks start <- ... <- via
+        path.append(v)
+        v = prev.get(v)
+    return [start] + path[::-1]
+
+
+# ----------------------------------------------------------------- results
+
+@dataclass
+class Answer:
+    query: str
+    kind: str                       # tensor | scalar | relation | bool
+    shape: tuple[int, ...] = ()
+    value: Any = None
+    vars: tuple[str, ...] = ()
+    tuples: list[tuple] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"query": self.query, "kind": self.kind}
+        if self.kind in ("tensor", "scalar"):
+            out["shape"] = list(self.shape)
+            out["value"] = _jsonable(self.value)
+        elif self.kind == "bool":
+            out["value"] = bool(self.value)
+        else:
+            out["vars"] = list(self.vars)
+            out["tuples"] = [list(t) for t in self.tuples]
+        return out
+
+
+def _jsonable(v):
+    if isinstance(v, np.ndarray):
+        return _jsonable(v.tolist())
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            return str(v)
+        if v.is_integer() and abs(v) < 2 ** 53:
+            return v
+        return v
+    return v
+
+
+@dataclass
+class Results:
+    tensors: dict[str, np.ndarray]
+    answers: list[Answer]
+    program: ir.ProgramIR | None = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.tensors[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.tensors
+
+
+# ------------------------------------------------------------------ engine
+
+class Engine:
+    def __init__(self, prog: ir.ProgramIR, options: Options | None = None) -> None:
+        from .backends import get_backend
+        self.prog = prog
+        self.opt = options or Options()
+        self.be = get_backend(self.opt.backend)
+        self.values: dict[Any, Any] = {}
+        self.by_lhs: dict[str, list[tuple[int, ir.Equation]]] = {}
+        for k, eq in enumerate(prog.equations):
+            self.by_lhs.setdefault(eq.lhs, []).append((k, eq))
+        self.deadline = None
+
+    def _check_memory(self) -> None:
+        limit = self.opt.memory_limit
+        if limit is None:
+            return
+        for name, info in self.prog.tensors.items():
+            n = int(np.prod(info.stored_shape, dtype=object)) * 8
+            if n > limit:
+                raise TlangResourceError(
+                    f"'{name}' would need {n:,} bytes (shape {info.stored_shape}), over the memory "
+                    f"limit of {limit:,} bytes", info.span, ["raise it with --memory-limit"])
+
+    def run(self) -> Results:
+        if self.opt.timeout:
+            self.deadline = time.monotonic() + self.opt.timeout
+        self._check_memory()
+        for key, arr in self.prog.data.items():
+            self.values[("data", key)] = arr
+        for name, info in self.prog.tensors.items():
+            self.values[name] = self.be.asarray(np.zeros(info.stored_shape))
+        for comp in strata(self.prog):
+            self._component(comp)
+        tensors = {n: np.asarray(self.be.to_numpy(self.values[n])) for n in self.prog.tensors}
+        answers = [answer(self.prog, q, tensors) for q in self.prog.queries]
+        return Results(tensors, answers, self.prog)
+
+    def _tick(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TlangResourceError(f"the run exceeded its time limit of {self.opt.timeout} s", None,
+                                     ["raise it with --timeout"])
+
+    def _component(self, comp: list[str]) -> None:
+        recursive = len(comp) > 1 or any(
+            t == comp[0] for _, eq in self.by_lhs.get(comp[0], []) for t, _ in _reads(eq))
+        if not recursive:
+            self.values[comp[0]] = self.compute(comp[0])
+            return
+        infos = [self.prog.tensors[t] for t in comp]
+        if all(i.boolean for i in infos) and self.opt.semi_naive and self._seminaive_ok(comp):
+            self._seminaive(comp)
+            return
+        for _it in range(self.opt.max_iter):
+            self._tick()
+            new = {t: self.compute(t) for t in comp}
+            done = all(self._same(self.values[t], new[t]) for t in comp)
+            self.values.update(new)
+            if done:
+                return
+        eqs = [eq for t in comp for _, eq in self.by_lhs.get(t, [])]
+        where = ", ".join(eq.span.where() for eq in eqs if eq.span)
+        warnings.warn(ConvergenceWarning(
+            f"recursion over {', '.join(comp)} did not converge in {self.opt.max_iter} iterations "
+            f"(equations at {where})"), stacklevel=2)
+
+    def _same(self, a, b) -> bool:
+        a, b = np.asarray(self.be.to_numpy(a)), np.asarray(self.be.to_numpy(b))
+        return a.shape == b.shape and bool(np.allclose(a, b, rtol=self.opt.tol, atol=self.opt.tol,
+                                                       equal_nan=True))
+
+    # ------------------------------------------------------ one tensor
+    def compute(self, name: str, override: dict | None = None) -> Any:
+        """The value of ``name`` from its equations and the current values."""
+        info = self.prog.tensors[name]
+        eqs = self.by_lhs.get(name, [])
+        plain = [(k, e) for k, e in eqs if e.virtual is None]
+        loops = [(k, e) for k, e in eqs if e.virtual is not None]
+        values = dict(self.values) if override is None else {**self.values, **override}
+        total = self._combine(name, info, plain, values, {})
+        if loops:
+            var = loops[0][1].virtual[0]
+            steps = self.prog.extent(loops[0][0], var)
+            buf = total
+            for t in range(steps):
+                self._tick()
+                values[name] = buf
+                buf = self._combine(name, info, loops, values, {var: t})
+            total = buf
+        return total
+
+    def _combine(self, name: str, info: ir.TensorInfo, eqs, values, fixed) -> Any:
+        xp = self.be.xp
+        shape = info.stored_shape
+        acc = None
+        for k, eq in eqs:
+            contrib = self.write(k, eq, values, fixed, shape)
+            this = COMBINE[eq.op]
+            if acc is None:
+                acc, _op = contrib, this
+            elif this == "max":
+                acc = xp.maximum(acc, contrib)
+            elif this == "min":
+                acc = xp.minimum(acc, contrib)
+            else:
+                acc = acc + contrib
+        if acc is None:
+            acc = xp.zeros(shape)
+        if info.boolean:
+            acc = (acc > 0) * 1.0
+        return acc
+
+    def write(self, k: int, eq: ir.Equation, values, fixed, shape) -> Any:
+        """One equation's contribution to its LHS (zeros where it writes nothing)."""
+        extents = {v: n for (i, v), n in self.prog.var_extents.items() if i == k}
+        low = Lowerer(self.be, values, extents, fixed)
+        rhs: Labelled = low.eval(eq.rhs)
+        lhs_vars: list[str] = []
+        for ix in eq.indices:
+            for v in ix.vars:
+                if v not in lhs_vars and v not in fixed:
+                    lhs_vars.append(v)
+        lv = tuple(lhs_vars)
+        extra = [v for v in rhs.vars if v not in lv]
+        if extra:
+            raise TlangRuntimeError(f"internal: variables {extra} are neither kept nor aggregated", eq.span)
+        plain = all(isinstance(ix, ir.IAffine) and ix.is_var() for ix in eq.indices) and \
+            len(lv) == len(eq.indices)
+        if plain and tuple(extents[v] for v in lv) == tuple(shape):
+            return self.be.xp.asarray(low.broadcast(rhs, lv), dtype=float) * 1.0
+        vals = low.broadcast(rhs, lv)
+        pos = [low.positions(ix, lv) for ix in eq.indices]
+        xp = self.be.xp
+        full = tuple(extents[v] for v in lv)
+        pos = [xp.broadcast_to(xp.asarray(p), full) for p in pos]
+        mask = xp.ones(full, dtype=bool)
+        for p, n in zip(pos, shape):
+            mask = mask & (p >= 0) & (p < n)
+        sel = tuple(p[mask] for p in pos)
+        v = vals[mask]
+        op = COMBINE[eq.op]
+        if op == "avg":
+            s = self.be.scatter(shape, sel, v, "sum")
+            c = self.be.scatter(shape, sel, xp.ones_like(v), "sum")
+            return xp.where(c > 0, s / xp.where(c > 0, c, 1), 0.0)
+        return self.be.scatter(shape, sel, v, op)
+
+    # ------------------------------------------------------ semi-naive
+    def _seminaive_ok(self, comp: list[str]) -> bool:
+        members = set(comp)
+        for t in comp:
+            for _, eq in self.by_lhs.get(t, []):
+                if eq.virtual is not None:
+                    return False
+                if not any(r in members for r, _ in _reads(eq)):
+                    continue
+                rhs = eq.rhs
+                if not isinstance(rhs, ir.Contract):
+                    return False
+                if any(not isinstance(o, ir.Ref) and any(r in members for r, _ in _reads(
+                        ir.Equation(t, (), "=", o))) for o in rhs.operands):
+                    return False
+        return True
+
+    def _seminaive(self, comp: list[str]) -> None:
+        members = set(comp)
+        xp = self.be.xp
+        # round 0: everything from the non-recursive equations (recursive ones read empty relations)
+        zero = {t: xp.zeros(self.prog.tensors[t].stored_shape) for t in comp}
+        self.values.update(zero)
+        current = {t: self.compute(t) for t in comp}
+        delta = dict(current)
+        self.values.update(current)
+        for _ in range(self.opt.max_iter * 1000):
+            self._tick()
+            if not any(bool(xp.any(d > 0)) for d in delta.values()):
+                return
+            new = {}
+            for t in comp:
+                acc = xp.zeros(self.prog.tensors[t].stored_shape)
+                for k, eq in self.by_lhs.get(t, []):
+                    rec = [j for j, o in enumerate(eq.rhs.operands)
+                           if isinstance(o, ir.Ref) and o.tensor in members] \
+                        if isinstance(eq.rhs, ir.Contract) else []
+                    for j in rec:  # body with occurrence j reading the delta
+                        ops = list(eq.rhs.operands)
+                        ref = ops[j]
+                        ops[j] = ir.Ref("\u0394" + ref.tensor, ref.indices)
+                        variant = ir.Equation(eq.lhs, eq.indices, eq.op,
+                                              ir.Contract(tuple(ops), eq.rhs.out, eq.rhs.semiring),
+                                              kind=eq.kind)
+                        vals = {**self.values, **{"\u0394" + m: delta[m] for m in comp}}
+                        acc = acc + self.write(k, variant, vals, {}, acc.shape)
+                fresh = ((acc > 0) & ~(current[t] > 0)) * 1.0
+                new[t] = fresh
+            for t in comp:
+                current[t] = xp.maximum(current[t], new[t])
+            delta = new
+            self.values.update(current)
+
+
+# ------------------------------------------------------------------ queries
+
+def answer(prog: ir.ProgramIR, q: ir.QueryIR, tensors: dict[str, np.ndarray]) -> Answer:
+    """Evaluate one query against computed tensors."""
+    from .backends import get_backend
+    info = prog.tensors[q.tensor]
+    extents = dict(q.extents)
+    low = Lowerer(get_backend("numpy"), tensors, extents)
+    lab = low.eval(ir.Ref(q.tensor, q.indices))
+    arr = np.asarray(low.align(lab, q.free)).reshape(tuple(extents[v] for v in q.free))
+    if info.boolean:
+        if not q.free:
+            return Answer(q.text, "bool", (), bool(arr > 0))
+        doms = _query_domains(prog, q)
+        tuples = []
+        for pos in zip(*np.nonzero(arr > 0)):
+            tuples.append(tuple(d.label(int(p)) if d else int(p) for d, p in zip(doms, pos)))
+        tuples.sort(key=lambda t: tuple((0, x) if isinstance(x, int) else (1, x) for x in t))
+        names = tuple(v if not v.startswith("_") else (doms[k].name if doms[k] else f"x{k + 1}")
+                      for k, v in enumerate(q.free))
+        return Answer(q.text, "relation", arr.shape, None, names, tuples)
+    if not q.free:
+        return Answer(q.text, "scalar", (), float(arr))
+    return Answer(q.text, "tensor", arr.shape, arr)
+
+
+def _query_domains(prog: ir.ProgramIR, q: ir.QueryIR) -> list[ir.Domain | None]:
+    info = prog.tensors[q.tensor]
+    axes = [a for a in range(len(info.shape)) if a != info.virtual_axis]
+    out: list[ir.Domain | None] = []
+    for v in q.free:
+        dom = None
+        for a, ix in zip(axes, q.indices):
+            if v in ix.vars and isinstance(ix, ir.IAffine) and ix.is_var():
+                dom = prog.domains.get(info.domains[a])
+                break
+        out.append(dom)
+    return out
+
+
+def evaluate(prog: ir.ProgramIR, options: Options | None = None) -> Results:
+    return Engine(prog, options).run()

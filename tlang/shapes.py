@@ -1,0 +1,195 @@
+"""Extent inference: union-find over tensor axes, index variables and domains.
+
+In: constraints gathered by ``build.py`` (unifications, fixed extents from
+data and declarations, lower bounds from constant positions, symbolic
+constants, and derived constraints for index arithmetic).  Out: an extent
+and a symbol table for every class, or a located ``TlangShapeError`` that
+points at both places of a contradiction.
+
+Nodes are hashable keys: ``("slot", tensor, axis)``, ``("var", eq, name)``
+and ``("dom", name)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .source import Span, TlangShapeError
+
+Key = tuple
+
+
+@dataclass
+class _Class:
+    extent: int | None = None
+    why: str = ""
+    span: Span | None = None
+    at_least: int = 0
+    at_least_span: Span | None = None
+    symbols: list[str] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)  # declared domain names
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A derived constraint, solved by iteration once plain extents are known.
+
+    kinds: ``shift`` (var v + const c at a slot of extent N: v gets N - c),
+    ``conv`` (v + w + c at a slot: v gets N - ext(w) + 1 - c),
+    ``div_rhs`` (v/S read at a slot: v gets N*S), ``div_lhs`` (slot of
+    ``v/S`` on the LHS gets ceil(ext(v)/S)), ``lhs_shift`` (LHS slot of
+    v + c gets ext(v) + c), ``product`` (target gets the product of sources),
+    ``slice`` (the fresh variable of a slice gets the slice's length).
+    """
+    kind: str
+    target: Key
+    sources: tuple[Key, ...]
+    const: int = 0
+    span: Span | None = None
+    extra: tuple = ()
+
+
+class ExtentSolver:
+    def __init__(self) -> None:
+        self.parent: dict[Key, Key] = {}
+        self.info: dict[Key, _Class] = {}
+        self.derived: list[Derived] = []
+
+    # union-find ------------------------------------------------------------
+    def find(self, k: Key) -> Key:
+        if k not in self.parent:
+            self.parent[k] = k
+            self.info[k] = _Class()
+            if k[0] == "dom":
+                self.info[k].names.add(k[1])
+        root = k
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[k] != root:
+            self.parent[k], k = root, self.parent[k]
+        return root
+
+    def cls(self, k: Key) -> _Class:
+        return self.info[self.find(k)]
+
+    def union(self, a: Key, b: Key) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        ca, cb = self.info[ra], self.info[rb]
+        if ca.extent is not None and cb.extent is not None and ca.extent != cb.extent:
+            self._conflict(cb.extent, cb.span, cb.why, ca.extent, ca.span, ca.why)
+        merged = ca
+        if merged.extent is None:
+            merged.extent, merged.why, merged.span = cb.extent, cb.why, cb.span
+        if cb.at_least > merged.at_least:
+            merged.at_least, merged.at_least_span = cb.at_least, cb.at_least_span
+        for s in cb.symbols:
+            if s not in merged.symbols:
+                merged.symbols.append(s)
+        merged.names |= cb.names
+        self.parent[rb] = ra
+        del self.info[rb]
+
+    def _conflict(self, n1, span1, why1, n2, span2, why2) -> None:
+        notes = []
+        if span2 is not None:
+            notes.append(f"extent {n2} comes from {why2} at {span2.where()}")
+        elif why2:
+            notes.append(f"extent {n2} comes from {why2}")
+        raise TlangShapeError(f"extent {n1} ({why1}) contradicts extent {n2} of the same index domain",
+                              span1 if span1 is not None else span2, notes)
+
+    # facts -----------------------------------------------------------------
+    def fix(self, k: Key, extent: int, span: Span | None, why: str) -> None:
+        c = self.cls(k)
+        if c.extent is None:
+            c.extent, c.span, c.why = extent, span, why
+        elif c.extent != extent:
+            self._conflict(extent, span, why, c.extent, c.span, c.why)
+
+    def require(self, k: Key, n: int, span: Span | None) -> None:
+        """The class must have at least ``n`` positions (a constant position n-1 is used)."""
+        c = self.cls(k)
+        if n > c.at_least:
+            c.at_least, c.at_least_span = n, span
+
+    def symbol(self, k: Key, name: str) -> int:
+        c = self.cls(k)
+        if name not in c.symbols:
+            c.symbols.append(name)
+        return c.symbols.index(name)
+
+    def position(self, k: Key, name: str) -> int | None:
+        c = self.cls(k)
+        return c.symbols.index(name) if name in c.symbols else None
+
+    def derive(self, d: Derived) -> None:
+        self.derived.append(d)
+
+    def extent(self, k: Key) -> int | None:
+        c = self.cls(k)
+        return c.extent
+
+    # solving ---------------------------------------------------------------
+    def _known(self, k: Key) -> int | None:
+        c = self.cls(k)
+        if c.extent is not None:
+            return c.extent
+        return None
+
+    def _value(self, d: Derived) -> int | None:
+        ext = [self._known(s) for s in d.sources]
+        if any(e is None for e in ext):
+            return None
+        if d.kind == "shift":
+            return max(1, ext[0] - max(d.const, 0))
+        if d.kind == "conv":
+            return max(1, ext[0] - ext[1] + 1 - d.const)
+        if d.kind == "div_rhs":
+            return ext[0] * d.const
+        if d.kind == "div_lhs":
+            return math.ceil(ext[0] / d.const)
+        if d.kind == "lhs_shift":
+            return max(1, ext[0] + d.const)
+        if d.kind == "product":
+            return math.prod(ext)
+        if d.kind == "slice":
+            return len(range(*slice(*d.extra).indices(ext[0])))
+        raise AssertionError(d.kind)
+
+    def solve(self) -> None:
+        """Settle every class: fixed extent, else derived, else the lower bound."""
+        pending = list(self.derived)
+        while True:
+            progress = False
+            for d in list(pending):
+                if self._known(d.target) is not None:
+                    pending.remove(d)
+                    continue
+                v = self._value(d)
+                if v is not None:
+                    self.fix(d.target, v, d.span, "index arithmetic")
+                    pending.remove(d)
+                    progress = True
+            if progress:
+                continue
+            # fall back to lower bounds (constants, symbols) for unsettled classes
+            settled = False
+            for _root, c in list(self.info.items()):
+                if c.extent is None and (c.at_least or c.symbols):
+                    c.extent = max(c.at_least, len(c.symbols))
+                    c.why = "the constants used with it"
+                    c.span = c.at_least_span
+                    settled = True
+            if not settled:
+                break
+        for _root, c in self.info.items():
+            if c.extent is not None:
+                need = max(c.at_least, len(c.symbols))
+                if need > c.extent:
+                    raise TlangShapeError(
+                        f"position {need - 1} is out of range for extent {c.extent}",
+                        c.at_least_span, [f"extent {c.extent} comes from {c.why}"
+                                          + (f" at {c.span.where()}" if c.span else "")])
