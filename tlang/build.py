@@ -175,7 +175,9 @@ class Builder:
         self._note_arity(st.atom)
         self.boolean.setdefault(st.atom.name, st.span)
         self.defined.add(st.atom.name)
-        for ix in st.atom.indices:
+        for a, ix in enumerate(st.atom.indices):
+            if isinstance(ix, A.IConst) and isinstance(ix.value, int) and ix.value >= 0:
+                self.solver.require(self._slot(st.atom.name, a), ix.value + 1, ix.span or st.span)
             if not isinstance(ix, A.IConst):
                 raise TlangCheckError("a fact must be ground (constants only)", ix.span or st.span,
                                       ["lowercase names are variables; write a rule 'Head(x) <- Body(x)' "
@@ -309,9 +311,9 @@ class Builder:
         sig = FUNCTIONS.get(n.fn)
         if sig is None:
             import difflib
-            close = difflib.get_close_matches(n.fn, list(FUNCTIONS), n=1)
+            close = difflib.get_close_matches(n.fn, list(FUNCTIONS), n=3)
             raise TlangCheckError(f"unknown function '{n.fn}'", n.span,
-                                  [f"did you mean '{close[0]}'?"] if close else
+                                  [f"did you mean {' or '.join(repr(c) for c in close)}?"] if close else
                                   ["relations (Boolean tensors) start with a capital letter"])
         k = len(n.args)
         if k < sig.min_args or (sig.max_args is not None and k > sig.max_args):
@@ -328,7 +330,8 @@ class Builder:
             slot = self._slot(r.name, a)
             span = ix.span or r.span
             if isinstance(ix, A.IVar):
-                self.solver.union(("var", p.index, ix.name), slot)
+                self.solver.union(("var", p.index, ix.name), slot, span,
+                                  f"index '{ix.name}' (axis {a + 1} of {r.name})")
             elif isinstance(ix, A.IConst):
                 if isinstance(ix.value, int) and ix.value >= 0:
                     self.solver.require(slot, ix.value + 1, span)

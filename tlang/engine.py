@@ -209,6 +209,9 @@ class Engine:
         self.be = get_backend(self.opt.backend)
         self.values: dict[Any, Any] = {}
         self.by_lhs: dict[str, list[tuple[int, ir.Equation]]] = {}
+        self.eq_extents: dict[int, dict[str, int]] = {}
+        for (i, v), n in prog.var_extents.items():
+            self.eq_extents.setdefault(i, {})[v] = n
         for k, eq in enumerate(prog.equations):
             self.by_lhs.setdefault(eq.lhs, []).append((k, eq))
         self.deadline = None
@@ -314,7 +317,7 @@ class Engine:
 
     def write(self, k: int, eq: ir.Equation, values, fixed, shape) -> Any:
         """One equation's contribution to its LHS (zeros where it writes nothing)."""
-        extents = {v: n for (i, v), n in self.prog.var_extents.items() if i == k}
+        extents = self.eq_extents.get(k, {})
         low = Lowerer(self.be, values, extents, fixed)
         rhs: Labelled = low.eval(eq.rhs)
         lhs_vars: list[str] = []

@@ -237,7 +237,7 @@ class Lowerer:
             elif sr.plus == "or":
                 res = (res > 0) * 1.0
             return Labelled(res, out)
-        return self._generic(ops, tuple(allv), out, sr)
+        return Labelled(self._generic(ops, tuple(allv), out, sr), out)
 
     def _einsum(self, ops: list[Labelled], out: tuple[str, ...]) -> Any:
         xp = self.xp

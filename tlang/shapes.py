@@ -73,12 +73,18 @@ class ExtentSolver:
     def cls(self, k: Key) -> _Class:
         return self.info[self.find(k)]
 
-    def union(self, a: Key, b: Key) -> None:
+    def union(self, a: Key, b: Key, span: Span | None = None, label: str | None = None) -> None:
+        """Merge two classes; ``span``/``label`` name the occurrence that links them."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
         ca, cb = self.info[ra], self.info[rb]
         if ca.extent is not None and cb.extent is not None and ca.extent != cb.extent:
+            if span is not None and label:
+                notes = [f"extent {n} comes from {c.why}" + (f" at {c.span.where()}" if c.span else "")
+                         for n, c in ((ca.extent, ca), (cb.extent, cb))]
+                raise TlangShapeError(f"{label} has extent {ca.extent} on one side and {cb.extent} "
+                                      "on the other", span, notes)
             self._conflict(cb.extent, cb.span, cb.why, ca.extent, ca.span, ca.why)
         merged = ca
         if merged.extent is None:
