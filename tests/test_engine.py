@@ -184,7 +184,8 @@ def test_nonlinear_recursion_same_generation():
 
 
 def test_stratified_negation():
-    src = "Node(A)\nNode(B)\nNode(C)\nEdge(A, B)\nHasIn(y) <- Edge(x, y)\nRoot(x) <- Node(x), not HasIn(x)\nRoot(x)?\n"
+    src = ("Node(A)\nNode(B)\nNode(C)\nEdge(A, B)\nHasIn(y) <- Edge(x, y)\n"
+           "Root(x) <- Node(x), not HasIn(x)\nRoot(x)?\n")
     assert answers(src)[0]["tuples"] == [["A"], ["C"]]
 
 

@@ -2,7 +2,8 @@
 
 In: program text or a path (plus input arrays).  Out: the product of each
 stage: ``parse`` -> AST, ``expand`` -> AST with includes/imports spliced,
-``build`` -> IR (typed, extents solved, projection placed).  ``--show STAGE``
+``build`` -> IR (typed, extents solved, projection placed), ``stratify`` ->
+components in evaluation order (negation checked).  ``--show STAGE``
 prints any stage; ``compile_program`` runs them all.
 """
 
@@ -16,6 +17,7 @@ from . import ast as A
 from . import ir
 from .api import expand, load_program
 from .build import build
+from .engine import strata
 
 
 @dataclass
@@ -33,7 +35,7 @@ def wants_learning(program: A.Program) -> bool:
                if isinstance(st, A.Query) for d in st.directives)
 
 
-PASSES = ("parse", "expand", "build")
+PASSES = ("parse", "expand", "build", "stratify")
 
 
 def compile_program(path_or_source: str | Path, inputs: dict | None = None,
@@ -43,5 +45,6 @@ def compile_program(path_or_source: str | Path, inputs: dict | None = None,
     full = expand(prog, base)
     undefined_ok = wants_learning(full) if allow_undefined is None else allow_undefined
     program_ir = build(full, base, inputs, allowed_paths, allow_undefined=undefined_ok)
+    order = strata(program_ir)
     return Compiled(prog, full, program_ir, base,
-                    {"parse": prog, "expand": full, "build": program_ir})
+                    {"parse": prog, "expand": full, "build": program_ir, "stratify": order})

@@ -320,6 +320,9 @@ class _Interpreter:
         ctx = _Context(self.tensors, self.data, extents)
         lhs_vars = list(dict.fromkeys(v for ix in eq.indices for v in ix.vars if v not in fixed))
         out = _Tensor(self.prog.tensors[eq.lhs].stored_shape)
+        if len(eq.indices) != len(out.shape):
+            raise ValueError(f"malformed IR: '{eq.lhs}' has {len(out.shape)} stored axes but "
+                             f"equation {k} writes {len(eq.indices)} indices")
         landed: dict[int, list[float]] = {}
         for a in ctx.assignments(lhs_vars, fixed):
             off = out.offset([position(ix, a) for ix in eq.indices])
