@@ -220,7 +220,7 @@ class Builder:
             if n is not None:
                 why = {"input": f"the input array {name}", "data": "its data"}.get(kind, "its data")
                 self.solver.fix(self._slot(name, a), int(n), span, why)
-        if kind in ("input", "data"):
+        if kind == "data":
             self.numeric_def.setdefault(name, span)
         p = _Proto(len(self.protos), ref, "=", None, kind, span, data_key=key)
         p.vars = {f"_{k}" for k in range(len(shape))}

@@ -17,6 +17,8 @@ from . import ast as A
 from .source import Source, TlangError
 
 HELP = """Enter facts, rules, equations and queries (a query ends with '?').
+An unfinished statement (open bracket, trailing comma or operator) keeps
+reading; an empty line ends it.
 Commands:
   :help            this text
   :list            tensors with type and shape
@@ -137,8 +139,9 @@ def _complete(text: str) -> bool:
 def run_lines(session: Session, lines, out=sys.stdout, err=sys.stderr) -> None:
     buf = ""
     for line in lines:
+        blank = not line.strip()
         buf += line if line.endswith("\n") else line + "\n"
-        if not _complete(buf):
+        if not _complete(buf) and not blank:  # a blank line ends an unfinished statement
             continue
         text, buf = buf, ""
         try:
@@ -181,7 +184,7 @@ def main() -> int:
             buf = ""
             continue
         buf += line + "\n"
-        if not _complete(buf):
+        if not _complete(buf) and line.strip():
             continue
         text, buf = buf, ""
         try:

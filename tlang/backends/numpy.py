@@ -25,8 +25,6 @@ class NumpyBackend:
         return np.asarray(x)
 
     def einsum(self, spec: str, *operands: Any) -> np.ndarray:
-        if len(operands) <= 2:
-            return np.einsum(spec, *operands)
         return opt_einsum.contract(spec, *operands, optimize="auto")
 
     def scatter(self, shape: tuple[int, ...], positions: tuple[Any, ...], values: Any, op: str) -> np.ndarray:
