@@ -1,8 +1,37 @@
-"""tlang: tensor logic (Domingos 2025) on a formal einsum core."""
+"""tlang: tensor logic (Domingos 2025) on a formal einsum core.
+
+The public API.  Names are imported lazily, so ``import tlang`` stays cheap
+and optional backends load only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .parse import parse, parse_file  # noqa: E402
-from .source import Source, Span, TlangError  # noqa: E402
+# public name -> module that defines it
+_EXPORTS = {
+    "Source": "tlang.source", "Span": "tlang.source", "TlangError": "tlang.source",
+    "run": "tlang.api", "Results": "tlang.engine", "Answer": "tlang.engine",
+    "compile_program": "tlang.pipeline",
+}
 
-__all__ = ["__version__", "parse", "parse_file", "Source", "Span", "TlangError"]
+__all__ = ["__version__", "parse", "parse_file", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tlang' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+# eager: the submodule tlang.parse would otherwise shadow the function of the same name
+from .parse import parse, parse_file  # noqa: E402

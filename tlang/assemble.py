@@ -234,9 +234,6 @@ def _equation(b: Builder, p: _Proto, tensors, data, var_extents, k: int) -> ir.E
                   loop_var)
     rhs = lower_expr(p.rhs, scope)
     indices = lhs.indices + tuple(ir.ivar(v) for v in lhs_slice)
-    if lhs_slice and name in tensors and len(tensors[name].shape) != len(indices):
-        tensors[name] = ir.TensorInfo(name, tuple(b.solver.extent(("var", p.index, v)) for v in lhs_slice),
-                                      tuple("slice" for _ in lhs_slice), span=tensors[name].span)
     for v in p.vars | set(slice_vars):
         if v == loop_var and p.virtual is not None:
             var_extents[(k, v)] = _extent_of(b, ("var", p.index, v), f"the virtual index '{v}'", p.span)

@@ -36,6 +36,7 @@ class _Proto:
     kind: str                   # 'equation' | 'rule' | 'data' | 'fact' | 'input'
     span: Span | None
     data_key: str | None = None
+    slices: int = 0
     vars: set[str] = field(default_factory=set)
     virtual: tuple[str, int] | None = None
 
@@ -233,9 +234,10 @@ class Builder:
             self.numeric_def.setdefault(lhs.name, span)
         elif lhs.boolean:
             self.boolean.setdefault(lhs.name, span)
-        if lhs.indices or not isinstance(rhs, A.Num | A.Unary | A.Binary | A.Name | A.Call):
-            if lhs.indices:
-                self._note_arity(lhs)
+        p.slices = sum(1 for r in _refs(rhs) for ix in r.indices if isinstance(ix, A.ISlice))
+        if lhs.indices or p.slices:  # a slice on the right keeps its axis: appended to the LHS
+            extra = tuple(A.IVar(f"_s{k}") for k in range(p.slices))
+            self._note_arity(A.Ref(lhs.name, lhs.indices + extra, lhs.boolean, span=lhs.span))
         for ix in lhs.indices:
             _index_vars(ix, p.vars)
         for r in _refs(rhs):
@@ -260,6 +262,9 @@ class Builder:
                     continue
                 self._note_arity(r)
                 self._unify_ref(p, r, lhs=False)
+            slice_vars = [v for (pi, _), v in self._slices.items() if pi == p.index]
+            for k, v in enumerate(slice_vars):
+                self.solver.union(("var", p.index, v), self._slot(p.lhs.name, len(p.lhs.indices) + k))
             for n in A.walk(p.rhs):
                 if isinstance(n, A.Call):
                     self._check_call(n)

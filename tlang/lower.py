@@ -226,7 +226,9 @@ class Lowerer:
         for v in out:
             if v not in allv:
                 allv.append(v)
-        if sr.plus in ("sum", "avg", "or") and sr.times == "mul":
+        if sr.name == "boolean":  # or-and: join the truth values, a true join is a positive count
+            ops = [Labelled((o.array > 0) * 1.0, o.vars) for o in ops]
+        if sr.plus in ("sum", "avg", "or") and sr.times in ("mul", "and"):
             res = self._einsum(ops, out)
             if sr.plus == "avg":
                 count = 1
