@@ -41,17 +41,33 @@ def fuzz(n: int):
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+def close(a, b) -> bool:
+    return np.allclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True)
+
+
 def check(src: str) -> dict[str, np.ndarray]:
-    """Run ``src`` on the engine and the reference; every tensor must agree."""
-    got = api.run(src).tensors
-    want = reference.evaluate(build(parse(src)))
+    """Run ``src`` on the engine and the reference; every tensor and answer must agree."""
+    res = api.run(src)
+    got = res.tensors
+    prog = build(parse(src))
+    want = reference.evaluate(prog)
     assert got.keys() == want.keys(), src
     for name in want:
         g, w = np.asarray(got[name]), want[name]
         assert g.shape == w.shape, f"{name}: shape {g.shape} != {w.shape}\n{src}"
-        assert np.allclose(g, w, rtol=1e-6, atol=1e-9, equal_nan=True), \
-            f"{name}: engine {g.tolist()} != reference {w.tolist()}\n{src}"
+        assert close(g, w), f"{name}: engine {g.tolist()} != reference {w.tolist()}\n{src}"
+    same_answers(res.answers, reference.answers(prog))
     return want
+
+
+def same_answers(got: list[engine.Answer], want: list[engine.Answer]) -> None:
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert (a.query, a.kind, a.shape, a.vars, a.tuples) == (b.query, b.kind, b.shape, b.vars, b.tuples)
+        if a.kind in ("tensor", "scalar"):
+            assert close(a.value, b.value), (a.query, a.value, b.value)
+        else:
+            assert a.value == b.value, a.query
 
 
 # ------------------------------------------------------------- generators
@@ -126,7 +142,7 @@ class Gen:
         """(text, index variables used, exact): exact values are dyadic and summed without
         rounding, so comparisons and steps of them cannot flip on summation order."""
         d = self.draw
-        kinds = ["ref", "ref", "num"] + (["ival"] if ivals else [])
+        kinds = ["ref", "ref", "ref", "num", "parity"] + (["ival"] if ivals else [])
         if depth > 0:
             kinds += ["join", "join", "join", "add", "sub", "pow", "div", "neg", "relu", "abs",
                       "max", "mask", "step"]
@@ -138,6 +154,9 @@ class Gen:
             return text, vs, True
         if kind == "num":
             return fmt(d(st.sampled_from((0.5, 1.0, 2.0, 3.0)))), set(), True
+        if kind == "parity":
+            v = d(st.sampled_from(pool))
+            return f"{d(st.sampled_from(('Even', 'Odd')))}({v})", {v}, True
         if kind == "ival":
             return d(st.sampled_from(ivals)), set(), True
 
@@ -203,10 +222,13 @@ def expression_programs(draw) -> str:
         lhs, shape = g.lhs(used, pool)
         op = draw(st.sampled_from(OPS))
         eqs.append(f"Y{n}{lhs} {op} {text}")
-        if draw(st.integers(0, 4)) == 0:
+        if draw(st.integers(0, 3)) == 0:  # a second equation for the same LHS
             lvars = tuple(v for v in pool if re.search(rf"\b{v}\b", lhs))
             text2, _, _ = g.expr(pool, 1, ivals=lvars)
-            eqs.append(f"Y{n}{lhs} {op} {text2}")
+            lhs2 = lhs
+            if lvars and draw(st.booleans()):  # an element/row assignment: Y[0, j] = ...
+                lhs2 = re.sub(rf"\b{draw(st.sampled_from(lvars))}\b(?![+/])", "0", lhs, count=1)
+            eqs.append(f"Y{n}{lhs2} {op} {text2}")
         g.shapes[f"Y{n}"] = shape
     return g.program(*eqs)
 
@@ -249,6 +271,19 @@ def index_programs(draw) -> str:
 
 
 @st.composite
+def slice_programs(draw) -> tuple[str, list[float]]:
+    """``Y = A[start:stop:step]`` with Python's bounds (negative, past the end, reversed)."""
+    vals = draw(st.lists(st.sampled_from(VALUES), min_size=1, max_size=6))
+    bound = st.one_of(st.none(), st.integers(-8, 8))
+    start, stop = draw(bound), draw(bound)
+    step = draw(st.one_of(st.none(), st.sampled_from((-3, -2, -1, 1, 2, 3))))
+    text = ("" if start is None else str(start)) + ":" + ("" if stop is None else str(stop))
+    if step is not None:
+        text += f":{step}"
+    return f"A = {literal(vals, (len(vals),))}\nY = A[{text}]\nY?\n", vals[slice(start, stop, step)]
+
+
+@st.composite
 def datalog_programs(draw) -> str:
     """Random small graphs, transitive closures (linear, non-linear, mutual) and rules with
     negation in a higher stratum."""
@@ -267,7 +302,9 @@ def datalog_programs(draw) -> str:
     rules += draw(st.lists(st.sampled_from(neg), max_size=2, unique=True))
     if any(r.startswith("M(") for r in rules) and not any(r.startswith("N(") for r in rules):
         rules.append(neg[0])
-    return "\n".join(lines + rules) + "\n"
+    queries = ["T(x, y)?", "T(0, x)?", f"T({n - 1}, 0)?", "T?", "T(x, x)?"]
+    queries = draw(st.lists(st.sampled_from(queries), max_size=3, unique=True))
+    return "\n".join(lines + rules + queries) + "\n"
 
 
 @st.composite
@@ -336,6 +373,13 @@ def test_einsums(src: str) -> None:
 @given(index_programs())
 def test_index_arithmetic(src: str) -> None:
     check(src)
+
+
+@fuzz(40)
+@given(slice_programs())
+def test_slices(case: tuple[str, list[float]]) -> None:
+    src, expected = case
+    assert check(src)["Y"].tolist() == expected
 
 
 @fuzz(50)
@@ -409,15 +453,8 @@ def test_examples_agree(path: Path) -> None:
     got = api.run(path)
     want = reference.run(str(path))
     for name in want:
-        assert np.allclose(got.tensors[name], want[name], rtol=1e-6, atol=1e-9, equal_nan=True), name
-    answers = reference.answers(got.program)
-    assert len(answers) == len(got.answers)
-    for a, b in zip(got.answers, answers):
-        assert (a.query, a.kind, a.shape, a.vars, a.tuples) == (b.query, b.kind, b.shape, b.vars, b.tuples)
-        if a.kind in ("tensor", "scalar"):
-            assert np.allclose(a.value, b.value, rtol=1e-6, atol=1e-9)
-        else:
-            assert a.value == b.value
+        assert close(got.tensors[name], want[name]), name
+    same_answers(got.answers, reference.answers(got.program))
 
 
 # ---------------------------------------------- the oracle against hand results

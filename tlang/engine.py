@@ -445,4 +445,9 @@ def _query_domains(prog: ir.ProgramIR, q: ir.QueryIR) -> list[ir.Domain | None]:
 
 
 def evaluate(prog: ir.ProgramIR, options: Options | None = None) -> Results:
-    return Engine(prog, options).run()
+    """Evaluate a program: the interpreting numpy engine, or generated code for other backends."""
+    opts = options or Options()
+    if opts.backend not in (None, "numpy"):
+        from .codegen import evaluate as evaluate_generated  # jax, cupy, auto (tlang/codegen.py)
+        return evaluate_generated(prog, opts)
+    return Engine(prog, opts).run()
