@@ -170,7 +170,9 @@ class Builder:
                                       f"literal has {arr.ndim} dimensions", st.span)
             self._data_proto(st.lhs.name, arr.shape, key, "data", st.span, st.lhs)
             return
-        self._add_proto(st.lhs, st.op, st.rhs, "equation", st.span)
+        from .formal_ir import normalize_equation  # einsum("ij,jk->ik", A, B): A -> A[i, j]
+        lhs, rhs = normalize_equation(st.lhs, st.rhs)
+        self._add_proto(lhs, st.op, rhs, "equation", st.span)
 
     def _scan_fact(self, st: A.Fact) -> None:
         self._note_arity(st.atom)
@@ -342,8 +344,8 @@ class Builder:
                     self.solver.require(slot, ix.value + 1, span)
                 elif isinstance(ix.value, str) and not ix.quoted and ix.value in self.int_scalars:
                     self.solver.require(slot, self.int_scalars[ix.value] + 1, span)
-            elif isinstance(ix, A.IVirtual):
-                continue
+            elif isinstance(ix, A.IVirtual):  # not stored: its nominal extent is the loop's
+                self.solver.union(("var", p.index, ix.name), slot)
             elif isinstance(ix, A.ISlice):
                 var = f"_s{self._fresh}"
                 self._fresh += 1

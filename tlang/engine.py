@@ -36,6 +36,7 @@ class Options:
     memory_limit: int | None = None   # bytes
     timeout: float | None = None      # seconds
     semi_naive: bool = True
+    x64: bool | None = None          # jax: float64 (None: TLANG_X64, else JAX's own setting)
 
 
 # ------------------------------------------------------------- dependencies
@@ -226,6 +227,8 @@ class Engine:
                 raise TlangResourceError(
                     f"'{name}' would need {n:,} bytes (shape {info.stored_shape}), over the memory "
                     f"limit of {limit:,} bytes", info.span, ["raise it with --memory-limit"])
+        from .plan_program import check_memory  # every intermediate and contraction plan, before allocation
+        check_memory(self.prog, limit)
 
     def run(self) -> Results:
         if self.opt.timeout:
@@ -235,8 +238,10 @@ class Engine:
             self.values[("data", key)] = arr
         for name, info in self.prog.tensors.items():
             self.values[name] = self.be.asarray(np.zeros(info.stored_shape))
-        for comp in strata(self.prog):
-            self._component(comp)
+        from .plan import memory_scope
+        with memory_scope(self.opt.memory_limit):  # contractions are planned (sliced) under the limit
+            for comp in strata(self.prog):
+                self._component(comp)
         tensors = {n: np.asarray(self.be.to_numpy(self.values[n])) for n in self.prog.tensors}
         answers = [answer(self.prog, q, tensors) for q in self.prog.queries]
         return Results(tensors, answers, self.prog)
@@ -362,10 +367,20 @@ class Engine:
                 rhs = eq.rhs
                 if not isinstance(rhs, ir.Contract):
                     return False
+                if not all(self._nonnegative(o) for o in rhs.operands):
+                    return False  # a signed factor can cancel a derivation: recompute instead
                 if any(not isinstance(o, ir.Ref) and any(r in members for r, _ in _reads(
                         ir.Equation(t, (), "=", o))) for o in rhs.operands):
                     return False
         return True
+
+    def _nonnegative(self, e: ir.Expr) -> bool:
+        """Whether an operand is a 0/1 truth value (so joins only ever add derivations)."""
+        if isinstance(e, ir.Ref):
+            return self.prog.tensors[e.tensor].boolean
+        if isinstance(e, ir.Map):
+            return e.fn in ("not", "eq", "ne", "lt", "le", "gt", "ge", "even", "odd", "step")
+        return False
 
     def _seminaive(self, comp: list[str]) -> None:
         members = set(comp)

@@ -233,7 +233,10 @@ class _Context:
         return [{**a, **dict(zip(vars_, combo))} for combo in itertools.product(*ranges)]
 
     def eval(self, e: ir.Expr, a: Assignment) -> float:
-        return _EVAL[type(e)](self, e, a)
+        rule = _EVAL.get(type(e))
+        if rule is None:
+            raise TypeError(f"the reference has no semantics for {type(e).__name__} nodes")
+        return rule(self, e, a)
 
     def _ref(self, e: ir.Ref, a: Assignment) -> float:
         return self.tensors[e.tensor].get([position(ix, a) for ix in e.indices])
@@ -242,6 +245,11 @@ class _Context:
         return self.data[e.key].get([a[v] for v in e.vars])
 
     def _map(self, e: ir.Map, a: Assignment) -> float:
+        if e.fn == "randunit":  # element d of a random unit row: its length is the extent of d
+            from .embed import randunit_element
+            d = e.args[1]
+            dim = self.extents[d.var] if isinstance(d, ir.IndexValue) and d.var in self.extents else 0
+            return randunit_element(*(self.eval(x, a) for x in e.args), dim=dim)
         return OPS[e.fn](*(self.eval(x, a) for x in e.args))
 
     def _contract(self, e: ir.Contract, a: Assignment) -> float:
@@ -254,10 +262,9 @@ class _Context:
         times = TIMES[sr.times]
         values = []
         for b in self.assignments(agg, a):
-            acc = sr.one
-            for k, o in enumerate(e.operands):
-                x = self.eval(o, b)
-                acc = x if k == 0 else times(acc, x)
+            acc = self.eval(e.operands[0], b)
+            for o in e.operands[1:]:
+                acc = times(acc, self.eval(o, b))
             values.append(acc)
         return PLUS[sr.plus](values) if values else sr.zero
 
@@ -274,7 +281,7 @@ class _Context:
             return _div(_exp(x - m), sum(_exp(y - m) for y in xs))
         if e.fn == "lnorm":
             mean = sum(xs) / len(xs)
-            var = sum((y - mean) ** 2 for y in xs) / len(xs)
+            var = sum((y - mean) * (y - mean) for y in xs) / len(xs)
             return _div(x - mean, _sqrt(var + 1e-5))
         raise ValueError(f"unknown normalisation '{e.fn}'")
 
