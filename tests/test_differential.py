@@ -472,7 +472,8 @@ def test_reference_semirings_by_hand() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_examples_agree(path: Path) -> None:
     got = api.run(path)
-    want = reference.run(str(path))
+    # a program that trains (@minimize) is compared after training: got.program holds the learned values
+    want = reference.evaluate(got.program) if "@minimize" in path.read_text() else reference.run(str(path))
     for name in want:
         assert close(got.tensors[name], want[name]), name
     same_answers(got.answers, reference.answers(got.program))

@@ -15,6 +15,17 @@ _EXPORTS = {
     "Source": "tlang.source", "Span": "tlang.source", "TlangError": "tlang.source",
     "run": "tlang.api", "Results": "tlang.engine", "Answer": "tlang.engine",
     "compile_program": "tlang.pipeline",
+    "minimize": "tlang.learn", "maximize": "tlang.learn",
+    "equivalent": "tlang.equiv", "einsum_expr": "tlang.formal",
+    "einsum": "tlang.einsum_api", "einsum_path": "tlang.einsum_api",
+    # the embedded Python DSL (docs/python.md)
+    "Program": "tlang.dsl", "program": "tlang.dsl", "load": "tlang.dsl", "compile": "tlang.dsl",
+    "Expr": "tlang.dsl_expr", "Index": "tlang.dsl_expr", "Tensor": "tlang.dsl_expr",
+    "Relation": "tlang.dsl_expr", "indices": "tlang.dsl_expr", "tensors": "tlang.dsl_expr",
+    "relations": "tlang.dsl_expr", "virtual": "tlang.dsl_expr", "dot": "tlang.dsl_expr",
+    "quoted": "tlang.dsl_expr",
+    **dict.fromkeys(("call", "step", "sig", "relu", "tanh", "exp", "log", "sqrt", "sin", "cos", "abs",
+                     "softmax", "lnorm", "concat"), "tlang.dsl_functions"),
 }
 
 __all__ = ["__version__", "parse", "parse_file", *_EXPORTS]

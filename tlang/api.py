@@ -5,6 +5,7 @@ In: program text or a path, a backend name, input arrays.  Out: ``Results``.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 
 from . import ast as A
@@ -13,16 +14,34 @@ from .engine import Options, Results, evaluate
 from .parse import parse, parse_file
 from .source import Source, TlangError, TlangFileError
 
+SYNTAXES = ("tl", "datalog")
+# the syntax of programs loaded without one (``tlang run --syntax``); None: by extension
+default_syntax: ContextVar[str | None] = ContextVar("default_syntax", default=None)
 
-def load_program(path_or_source: str | Path, name: str | None = None) -> tuple[A.Program, Path]:
-    """Parse a file path or program text; return the AST and its folder."""
+
+def load_program(path_or_source: str | Path, name: str | None = None,
+                 syntax: str | None = None) -> tuple[A.Program, Path]:
+    """Parse a file path or program text; return the AST and its folder.
+
+    ``syntax`` is ``"tl"`` or ``"datalog"`` (Souffle-style, ``tlang.datalog``);
+    by default a ``.dl`` file is Datalog and anything else tensor logic."""
+    syntax = syntax or default_syntax.get()
+    if syntax is not None and syntax not in SYNTAXES:
+        raise TlangError(f"unknown syntax {syntax!r}; use one of {', '.join(SYNTAXES)}")
     if isinstance(path_or_source, Path) or (
             isinstance(path_or_source, str) and "\n" not in path_or_source
             and path_or_source.endswith((".tl", ".dl")) and Path(path_or_source).exists()):
         p = Path(path_or_source)
+        if (syntax or ("datalog" if p.suffix.lower() == ".dl" else "tl")) == "datalog":
+            from .datalog import parse_datalog_file
+            return parse_datalog_file(p), p.resolve().parent
         return parse_file(p), p.resolve().parent
-    if isinstance(path_or_source, str) and path_or_source.endswith(".tl") and "\n" not in path_or_source:
+    if isinstance(path_or_source, str) and path_or_source.endswith((".tl", ".dl")) \
+            and "\n" not in path_or_source:
         raise TlangFileError(f"no such file: {path_or_source}")
+    if syntax == "datalog":
+        from .datalog import parse_datalog
+        return parse_datalog(str(path_or_source), name or "<input>"), Path.cwd()
     return parse(Source(name or "<input>", str(path_or_source))), Path.cwd()
 
 
@@ -53,9 +72,15 @@ def expand(program: A.Program, base_dir: Path, seen: tuple[str, ...] = ()) -> A.
 
 
 def run(path_or_source: str | Path, backend: str = "numpy", inputs: dict | None = None,
-        **options) -> Results:
-    """Parse, build and evaluate a program; return its tensors and query answers."""
-    prog, base = load_program(path_or_source)
+        syntax: str | None = None, **options) -> Results:
+    """Parse, build and evaluate a program; return its tensors and query answers.
+
+    ``syntax="datalog"`` reads Souffle-style Datalog (the default for ``.dl`` files)."""
+    prog, base = load_program(path_or_source, syntax=syntax)
     prog = expand(prog, base)
+    if any(d.name in ("minimize", "maximize") for st in prog.statements if isinstance(st, A.Query)
+           for d in st.directives):  # train first (tlang.learn), then answer with the learned values
+        from .learn import run_learning
+        return run_learning(prog, base, backend, inputs, options)
     ir_prog = build(prog, base, inputs)
     return evaluate(ir_prog, Options(backend=backend, **options))

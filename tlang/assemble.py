@@ -43,8 +43,22 @@ def _domain_names(b: Builder) -> dict[tuple, str]:
     return names
 
 
+def _only_relations(b: Builder, key: tuple) -> bool:
+    """Whether an extent class holds axes of Boolean relations only (and variables): with no
+    fact, file or constant to give it a value, those relations are empty, so its extent is 0."""
+    cache = b.__dict__.setdefault("_only_relations", {})
+    if not cache:
+        for k in list(b.solver.parent):
+            root = b.solver.find(k)
+            ok = k[0] != "slot" or k[1] in b.boolean
+            cache[root] = cache.get(root, True) and ok
+    return cache.get(b.solver.find(key), False)
+
+
 def _extent_of(b: Builder, key: tuple, what: str, span) -> int:
     n = b.solver.extent(key)
+    if n is None and _only_relations(b, key):
+        return 0
     if n is None:
         raise TlangShapeError(f"cannot infer the extent of {what}", span,
                               ["give it data, or declare it, e.g. 'index i : 10' or 'tensor W[4, 3]'"])
@@ -101,12 +115,10 @@ def assemble(b: Builder) -> ir.ProgramIR:
             equations.append(eq)
     for name, facts in b.facts.items():
         info = tensors[name]
-        arr = np.zeros(info.shape)
-        for f in facts:
-            pos = tuple(_const_pos(b, ("slot", name, a), ix) for a, ix in enumerate(f.atom.indices))
-            arr[pos] = 1.0
+        rows = [tuple(_const_pos(b, ("slot", name, a), ix) for a, ix in enumerate(f.atom.indices))
+                for f in facts]
         key = f"factset:{name}"
-        data[key] = arr
+        data[key] = _facts_value(info.shape, rows)
         vars_ = tuple(f"_{k}" for k in range(len(info.shape)))
         k = len(equations)
         for a, v in enumerate(vars_):
@@ -135,6 +147,33 @@ def assemble(b: Builder) -> ir.ProgramIR:
                         var_extents, base_dir=str(b.base_dir))
 
 
+def _symbol_index(b: Builder, slot: tuple) -> dict[str, int]:
+    """Symbol -> position for the extent class of ``slot`` (built once per class)."""
+    cache = b.__dict__.setdefault("_symbol_index", {})
+    root = b.solver.find(slot)
+    if root not in cache:
+        cache[root] = {s: k for k, s in enumerate(b.solver.info[root].symbols)}
+    return cache[root]
+
+
+def _facts_value(shape: tuple[int, ...], rows):
+    """The facts as a Boolean tensor: a dense 0/1 array, or a sparse ``Relation`` when the
+    tensor is large and sparse (``relational.prefer_sparse``).  Rows with a position of -1
+    (a symbol with no position) are dropped."""
+    from .relational import Relation, prefer_sparse
+    arr = np.asarray(rows, dtype=np.int64).reshape(len(rows), len(shape))
+    if len(shape) and len(rows):
+        arr = arr[(arr >= 0).all(axis=1)]
+    if shape and prefer_sparse(shape, len(arr)):
+        return Relation.from_rows(shape, arr)
+    out = np.zeros(shape)
+    if len(arr):
+        out[tuple(arr.T)] = 1.0
+    elif not shape and len(rows):
+        out[()] = 1.0
+    return out
+
+
 def _const_pos(b: Builder, slot: tuple, ix: A.IConst) -> int:
     n = b.solver.extent(slot)
     if isinstance(ix.value, int):
@@ -144,7 +183,7 @@ def _const_pos(b: Builder, slot: tuple, ix: A.IConst) -> int:
         return pos
     if not ix.quoted and ix.value in b.int_scalars:
         return b.int_scalars[ix.value]
-    pos = b.solver.position(slot, ix.value)
+    pos = _symbol_index(b, slot).get(ix.value)
     return -1 if pos is None else pos
 
 
@@ -188,6 +227,11 @@ def _ref_resolver(b: Builder, p: _Proto, tensors):
             idx.append(_resolve(b, p, r.name, a, ix))
         if r.name not in tensors:
             tensors[r.name] = ir.TensorInfo(r.name, (), (), span=r.span)
+        rank = len(tensors[r.name].stored_shape)
+        if not r.indices and rank and r is not p.lhs:
+            raise TlangCheckError(f"'{r.name}' has {rank} ind{'ex' if rank == 1 else 'ices'} but is used "
+                                  "here without any", r.span,
+                                  [f"write {r.name}[{', '.join('ijklmn'[:rank])}] (a bare name is a scalar)"])
         return ir.Ref(r.name, tuple(idx), span=r.span)
     return resolve
 
@@ -200,15 +244,17 @@ def _equation(b: Builder, p: _Proto, tensors, data, var_extents, k: int) -> ir.E
         if p.kind in ("data", "input"):
             arr = raw
         elif p.kind == "facts":
-            arr = np.zeros(info.shape)
-            for row in raw:
-                pos = tuple(v if isinstance(v, int) else b.solver.position(("slot", name, a), v)
-                            for a, v in enumerate(row))
-                arr[pos] = 1.0
+            if raw and all(type(v) is int for row in raw for v in row):  # positions only: vectorised
+                rows = np.array(raw, dtype=np.int64).reshape(len(raw), len(info.shape))
+                rows = np.where(rows < 0, rows + np.array(info.shape, dtype=np.int64), rows)
+            else:
+                idx = [_symbol_index(b, ("slot", name, a)) for a in range(len(info.shape))]
+                rows = [tuple((v if v >= 0 else v + n) if isinstance(v, int) else idx[a].get(v, -1)
+                              for a, (v, n) in enumerate(zip(row, info.shape))) for row in raw]
+            arr = _facts_value(info.shape, rows)
         else:  # text: M[position, word]
-            arr = np.zeros(info.shape)
-            for pos, w in enumerate(raw):
-                arr[pos, b.solver.position(("slot", name, 1), w)] = 1.0
+            idx = _symbol_index(b, ("slot", name, 1))
+            arr = _facts_value(info.shape, [(pos, idx.get(w, -1)) for pos, w in enumerate(raw)])
         data[p.data_key] = arr
         vars_ = tuple(f"_{a}" for a in range(len(info.shape)))
         for a, v in enumerate(vars_):

@@ -188,6 +188,15 @@ class Builder:
         self.facts.setdefault(st.atom.name, []).append(st)
 
     def _scan_load(self, st: A.Load) -> None:
+        from .source import TlangFileError
+        try:
+            self._load(st)
+        except TlangFileError as e:  # locate the file's problem at the statement that reads it
+            if e.span is not None:
+                raise
+            raise TlangFileError(e.message, st.span, e.notes) from None
+
+    def _load(self, st: A.Load) -> None:
         from . import io as tio
         path = tio.resolve_path(st.path, self.base_dir, self.allowed_paths)
         ext = path.suffix.lower()

@@ -36,6 +36,7 @@ class Options:
     memory_limit: int | None = None   # bytes
     timeout: float | None = None      # seconds
     semi_naive: bool = True
+    relational: str = "auto"          # Boolean strata on sparse relations: auto | always | never
     x64: bool | None = None          # jax: float64 (None: TLANG_X64, else JAX's own setting)
 
 
@@ -216,33 +217,53 @@ class Engine:
         for k, eq in enumerate(prog.equations):
             self.by_lhs.setdefault(eq.lhs, []).append((k, eq))
         self.deadline = None
+        self.sparse: dict[str, list] = {}  # tensor -> relational rules (set by run)
 
     def _check_memory(self) -> None:
         limit = self.opt.memory_limit
         if limit is None:
             return
         for name, info in self.prog.tensors.items():
+            if name in self.sparse:
+                continue
             n = int(np.prod(info.stored_shape, dtype=object)) * 8
             if n > limit:
                 raise TlangResourceError(
                     f"'{name}' would need {n:,} bytes (shape {info.stored_shape}), over the memory "
                     f"limit of {limit:,} bytes", info.span, ["raise it with --memory-limit"])
         from .plan_program import check_memory  # every intermediate and contraction plan, before allocation
-        check_memory(self.prog, limit)
+        prog = self.prog
+        if self.sparse:  # relations on the relational path allocate no dense intermediates
+            import dataclasses
+            keep = [k for k, eq in enumerate(prog.equations) if eq.lhs not in self.sparse]
+            new = {k: j for j, k in enumerate(keep)}
+            prog = dataclasses.replace(prog, equations=tuple(prog.equations[k] for k in keep),
+                                       var_extents={(new[k], v): n for (k, v), n in prog.var_extents.items()
+                                                    if k in new})
+        check_memory(prog, limit)
 
     def run(self) -> Results:
         if self.opt.timeout:
             self.deadline = time.monotonic() + self.opt.timeout
+        from .relational import Relation
+        from .relational_rules import plan, result_value
+        order = strata(self.prog)
+        # Boolean strata that run on sparse relations (tlang.relational_rules), never allocated dense
+        self.sparse = plan(self.prog, order, self.by_lhs, self.eq_extents, self.opt.relational)
         self._check_memory()
         for key, arr in self.prog.data.items():
             self.values[("data", key)] = arr
         for name, info in self.prog.tensors.items():
-            self.values[name] = self.be.asarray(np.zeros(info.stored_shape))
+            if name in self.sparse:
+                self.values[name] = Relation.empty(info.stored_shape)
+            else:
+                self.values[name] = self.be.asarray(np.zeros(info.stored_shape))
         from .plan import memory_scope
         with memory_scope(self.opt.memory_limit):  # contractions are planned (sliced) under the limit
-            for comp in strata(self.prog):
+            for comp in order:
                 self._component(comp)
-        tensors = {n: np.asarray(self.be.to_numpy(self.values[n])) for n in self.prog.tensors}
+        tensors = {n: result_value(v) if isinstance(v := self.values[n], Relation)
+                   else np.asarray(self.be.to_numpy(v)) for n in self.prog.tensors}
         answers = [answer(self.prog, q, tensors) for q in self.prog.queries]
         return Results(tensors, answers, self.prog)
 
@@ -252,6 +273,11 @@ class Engine:
                                      ["raise it with --timeout"])
 
     def _component(self, comp: list[str]) -> None:
+        if comp[0] in self.sparse:
+            from .relational_rules import run_component
+            shapes = {t: self.prog.tensors[t].stored_shape for t in self.prog.tensors}
+            self.values.update(run_component(comp, self.sparse, self.values, shapes, self._tick))
+            return
         recursive = len(comp) > 1 or any(
             t == comp[0] for _, eq in self.by_lhs.get(comp[0], []) for t, _ in _reads(eq))
         if not recursive:
@@ -424,7 +450,13 @@ class Engine:
 def answer(prog: ir.ProgramIR, q: ir.QueryIR, tensors: dict[str, np.ndarray]) -> Answer:
     """Evaluate one query against computed tensors."""
     from .backends import get_backend
+    from .relational import Relation
     info = prog.tensors[q.tensor]
+    if isinstance(tensors.get(q.tensor), Relation):  # a large sparse relation: answered sparse
+        from .relational_rules import answer_relation
+        got = answer_relation(prog, q, tensors[q.tensor])
+        if got is not None:
+            return got
     extents = dict(q.extents)
     low = Lowerer(get_backend("numpy"), tensors, extents)
     lab = low.eval(ir.Ref(q.tensor, q.indices))

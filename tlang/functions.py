@@ -6,6 +6,7 @@ In: nothing.  Out: ``FUNCTIONS``, a table from name to ``FunctionSig``
 - ``elementwise``: applied to each element (``relu``, ``exp``, ``sig``...)
 - ``normalize``: normalises along the LHS index marked with a dot (``softmax``, ``lnorm``)
 - ``tensor``: reshapes its argument (``concat`` merges the last two axes)
+- ``einsum``: a formal einsum over its spec string (``tlang.formal_ir``)
 """
 
 from __future__ import annotations
@@ -36,9 +37,13 @@ _TABLE = [
     FunctionSig("abs", 1, 1, doc="absolute value"),
     FunctionSig("max", 2, 2, doc="elementwise maximum of two values"),
     FunctionSig("min", 2, 2, doc="elementwise minimum of two values"),
+    FunctionSig("randunit", 2, 3, doc="randunit(x, d, Seed): element d of a seeded random unit vector "
+                "for row x; its length is the extent of d (tlang/embed.py)"),
     FunctionSig("softmax", 1, 2, "normalize", "softmax along the dotted LHS index (optional temperature)"),
     FunctionSig("lnorm", 1, 1, "normalize", "layer normalisation along the dotted LHS index"),
     FunctionSig("concat", 1, 1, "tensor", "merge the last two axes of its argument into one"),
+    FunctionSig("einsum", 1, None, "einsum", "a formal einsum: einsum(\"ij,jk->ik\", A, B, semiring=maxplus); "
+                "operands are tensor names or einsum calls (tlang/formal.py)", ("semiring",)),
 ]
 
 FUNCTIONS: dict[str, FunctionSig] = {f.name: f for f in _TABLE}

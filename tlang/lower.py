@@ -18,7 +18,8 @@ import numpy as np
 import opt_einsum
 
 from . import ir
-from .source import TlangRuntimeError
+from .embed import randunit_op, sparse_contract
+from .source import TlangResourceError, TlangRuntimeError
 
 
 @dataclass
@@ -68,9 +69,11 @@ OPS = {
     "abs": lambda xp, a: xp.abs(a),
     "max": lambda xp, a, b: xp.maximum(a, b),
     "min": lambda xp, a, b: xp.minimum(a, b),
+    "randunit": randunit_op,
 }
 
 _REDUCE = {"sum": "sum", "max": "max", "min": "min", "or": "max"}
+_SPECS: dict[tuple, tuple[str, tuple[str, ...]]] = {}  # (operand vars, out vars) -> (einsum spec, output-only vars)
 
 
 class Lowerer:
@@ -131,10 +134,15 @@ class Lowerer:
         return Labelled(self.xp.arange(self.extents[e.var]) * 1.0, (e.var,))
 
     def _Data(self, e: ir.Data) -> Labelled:
-        return Labelled(self.be.asarray(self.tensors[("data", e.key)]), e.vars)
+        arr = self.tensors[("data", e.key)]
+        if type(arr).__name__ == "Relation":  # facts stored sparse: densified only if small enough
+            arr = arr.to_dense(what="these facts", span=e.span)
+        return Labelled(self.be.asarray(arr), e.vars)
 
     def _Ref(self, e: ir.Ref) -> Labelled:
         arr = self.tensors[e.tensor]
+        if type(arr).__name__ == "Relation":  # a sparse relation read by a dense equation
+            arr = self.be.asarray(arr.to_dense(what=f"relation '{e.tensor}'", span=e.span))
         vars_: list[str] = []
         for ix in e.indices:
             for v in ix.vars:
@@ -214,6 +222,9 @@ class Lowerer:
         shape = tuple(self.extents[v] for v in keep) + (-1,)
         return Labelled(xp.reshape(arr, shape), keep + (e.into,))
 
+    def _Einsum(self, e: ir.Einsum) -> Labelled:  # a formal einsum: a Contract over its output variables
+        return self._Contract(ir.Contract(e.operands, tuple(dict.fromkeys(e.output)), e.semiring, span=e.span))
+
     def _Contract(self, e: ir.Contract) -> Labelled:
         ops = [self.eval(o) for o in e.operands]
         sr = ir.SEMIRINGS[e.semiring]
@@ -226,10 +237,19 @@ class Lowerer:
         for v in out:
             if v not in allv:
                 allv.append(v)
+        if sr.name == "sumprod" and self.xp is np:  # a join over a sparse relation's tuples
+            fast = sparse_contract(ops, out, self.extents)
+            if fast is not None:
+                return Labelled(fast, out)
         if sr.name == "boolean":  # or-and: join the truth values, a true join is a positive count
             ops = [Labelled((o.array > 0) * 1.0, o.vars) for o in ops]
         if sr.plus in ("sum", "avg", "or") and sr.times in ("mul", "and"):
-            res = self._einsum(ops, out)
+            try:
+                res = self._einsum(ops, out)
+            except TlangResourceError as err:  # refused by the planner's memory limit: locate it
+                if err.span is not None:
+                    raise
+                raise TlangResourceError(err.message, e.span, err.notes) from None
             if sr.plus == "avg":
                 count = 1
                 for v in allv:
@@ -243,21 +263,28 @@ class Lowerer:
 
     def _einsum(self, ops: list[Labelled], out: tuple[str, ...]) -> Any:
         xp = self.xp
-        letters: dict[str, str] = {}
+        key = (tuple(o.vars for o in ops), out)
+        hit = _SPECS.get(key)
+        if hit is None:  # the spec depends on the variables only: built once (the backend caches the plan)
+            letters: dict[str, str] = {}
 
-        def sym(v: str) -> str:
-            if v not in letters:
-                letters[v] = opt_einsum.get_symbol(len(letters))
-            return letters[v]
+            def sym(v: str) -> str:
+                if v not in letters:
+                    letters[v] = opt_einsum.get_symbol(len(letters))
+                return letters[v]
 
-        specs = ["".join(sym(v) for v in o.vars) for o in ops]
-        res_spec = "".join(sym(v) for v in out)
-        missing = [v for v in out if not any(v in o.vars for o in ops)]
+            specs = ["".join(sym(v) for v in o.vars) for o in ops]
+            res_spec = "".join(sym(v) for v in out)
+            missing = tuple(v for v in out if not any(v in o.vars for o in ops))
+            if missing:  # an output-only variable: broadcast by an all-ones operand
+                specs.append("".join(sym(v) for v in missing))
+            if len(_SPECS) > 4096:
+                _SPECS.clear()
+            hit = _SPECS[key] = (",".join(specs) + "->" + res_spec, missing)
+        spec, missing = hit
         arrays = [o.array for o in ops]
-        if missing:  # an output-only variable: broadcast by an all-ones operand
-            specs.append("".join(sym(v) for v in missing))
+        if missing:
             arrays.append(xp.ones(tuple(self.extents[v] for v in missing)))
-        spec = ",".join(specs) + "->" + res_spec
         return self.be.einsum(spec, *arrays)
 
     def _generic(self, ops: list[Labelled], allv: tuple[str, ...], out: tuple[str, ...], sr) -> Any:

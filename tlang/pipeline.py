@@ -2,7 +2,10 @@
 
 In: program text or a path (plus input arrays).  Out: the product of each
 stage: ``parse`` -> AST, ``expand`` -> AST with includes/imports spliced,
-``build`` -> IR (typed, extents solved, projection placed), ``stratify`` ->
+``build`` -> IR (typed, extents solved, projection placed), ``rewrite`` -> IR
+rewritten by verified rules (``tlang.rewrite.compiler``; its ``Log`` of rule
+applications is ``stages["rewrite"]``; ``rewrite=False`` or the environment
+variable ``TLANG_REWRITE=0`` turns it off), ``stratify`` ->
 components in evaluation order (negation checked).  ``--show STAGE``
 prints any stage; ``compile_program`` runs them all.
 """
@@ -35,16 +38,26 @@ def wants_learning(program: A.Program) -> bool:
                if isinstance(st, A.Query) for d in st.directives)
 
 
-PASSES = ("parse", "expand", "build", "stratify")
+PASSES = ("parse", "expand", "build", "rewrite", "stratify")
 
 
 def compile_program(path_or_source: str | Path, inputs: dict | None = None,
-                    allowed_paths=(), allow_undefined: bool | None = None) -> Compiled:
+                    allowed_paths=(), allow_undefined: bool | None = None,
+                    rewrite: bool | None = None) -> Compiled:
     """Run every pass; each stage's product is kept in ``Compiled.stages``."""
     prog, base = load_program(path_or_source)
     full = expand(prog, base)
     undefined_ok = wants_learning(full) if allow_undefined is None else allow_undefined
     program_ir = build(full, base, inputs, allowed_paths, allow_undefined=undefined_ok)
+    built = program_ir
+    if rewrite is None:
+        import os
+        rewrite = os.environ.get("TLANG_REWRITE", "1") not in ("0", "", "off", "false")
+    from .rewrite.engine import Log
+    log = Log()
+    if rewrite:
+        from .rewrite.compiler import optimise
+        program_ir, log = optimise(program_ir)
     order = strata(program_ir)
     return Compiled(prog, full, program_ir, base,
-                    {"parse": prog, "expand": full, "build": program_ir, "stratify": order})
+                    {"parse": prog, "expand": full, "build": built, "rewrite": log, "stratify": order})

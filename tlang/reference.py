@@ -300,6 +300,8 @@ _EVAL: dict[type, Callable[[_Context, ir.Expr, Assignment], float]] = {
     ir.Data: _Context._data,
     ir.Map: _Context._map,
     ir.Contract: _Context._contract,
+    ir.Einsum: lambda ctx, e, a: ctx._contract(  # the IR convention of tlang.formal_ir
+        ir.Contract(e.operands, tuple(dict.fromkeys(e.output)), e.semiring), a),
     ir.Normalize: _Context._normalize,
     ir.Concat: _Context._concat,
 }

@@ -23,8 +23,9 @@ class Backend(Protocol):
     def scatter(self, shape: tuple[int, ...], positions: tuple[Any, ...], values: Any, op: str) -> Any: ...
 
 
-_MODULES = {"numpy": "tlang.backends.numpy"}
+_MODULES = {"numpy": "tlang.backends.numpy", "jax": "tlang.backends.jax", "cupy": "tlang.backends.cupy"}
 _cache: dict[str, Backend] = {}
+AUTO = "auto"  # cupy when a CUDA device is present, else jax when installed, else numpy
 
 
 class BackendError(TlangError):
@@ -32,17 +33,26 @@ class BackendError(TlangError):
 
 
 def get_backend(name: str | None = "numpy") -> Backend:
-    """The backend called ``name`` (``None`` means numpy)."""
-    name = name or "numpy"
+    """The backend called ``name`` (``None`` means numpy; ``auto`` see ``resolve``)."""
+    name = resolve(name or "numpy")
     if name in _cache:
         return _cache[name]
     if name not in _MODULES:
         raise BackendError(f"unknown backend '{name}'", None,
-                           [f"backends: {', '.join(sorted(_MODULES))}"])
+                           [f"backends: {', '.join(sorted(_MODULES))}, {AUTO}"])
     mod = importlib.import_module(_MODULES[name])
     backend = mod.make()
     _cache[name] = backend
     return backend
+
+
+def resolve(name: str) -> str:
+    """``auto`` -> cupy if a CUDA device is present, else jax if installed, else numpy."""
+    if name != AUTO:
+        return name
+    from .cupy import device_count
+    from .jax import available
+    return "cupy" if device_count() > 0 else "jax" if available() else "numpy"
 
 
 def register(name: str, module: str) -> None:

@@ -1,0 +1,21 @@
+"""Shared test configuration: tests marked ``@pytest.mark.gpu`` run only where a CUDA GPU exists.
+
+In: the collected test items.  Out: a skip marker, with its reason, on every gpu-marked test when
+CuPy sees no CUDA device (the check imports nothing when CuPy is not installed).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    gpu = [item for item in items if "gpu" in item.keywords]
+    if not gpu:
+        return
+    from tlang.backends.cupy import device_count
+    if device_count() > 0:
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU on this machine")
+    for item in gpu:
+        item.add_marker(skip)

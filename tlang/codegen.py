@@ -1,0 +1,575 @@
+"""Code generation: a whole ``ProgramIR`` -> readable Python source for one backend, and running it.
+
+In: a ``ProgramIR`` and a backend name (``numpy``, ``jax``, ``cupy`` or
+``auto``).  Out: ``generate`` gives the source of one function
+``tl_program(<input tensors>, data)`` that computes every tensor in stratum
+order and returns ``(tensors by name, convergence flag per recursive
+stratum)``; ``compile_function`` gives a callable ``f(**inputs) -> dict``
+(jitted on JAX, usable inside ``jax.jit`` and ``jax.grad``); ``evaluate``
+runs a program like ``engine.evaluate`` and returns ``Results``.
+
+Only generated code is executed: tensor names become sanitised Python
+identifiers, names and data keys appear only inside ``repr`` string
+literals, numbers as float literals, and data arrays are passed in as
+arguments.  The *input tensors* are those given entirely by data (literals,
+facts, files, ``inputs=``) or not defined at all (parameters); every other
+tensor is computed.  Recursive strata become ``rt.fixpoint`` (a Python loop
+on numpy/cupy, ``lax.while_loop`` on JAX); virtual indices become a Python
+loop (numpy/cupy) or ``lax.scan`` (JAX).  See docs/backends.md.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import keyword
+import os
+import re
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from . import ir
+from .codegen_emit import COMBINE, Code, Emitter, equation_text, fold_key, foldable
+from .engine import ConvergenceWarning, Options, Results, _reads, answer, strata
+from .source import TlangError, TlangResourceError, TlangShapeError
+
+BACKENDS = ("numpy", "jax", "cupy")
+_HEADERS = {
+    "numpy": ["import numpy as xp"],
+    "cupy": ["import cupy as xp"],
+    "jax": ["import jax.numpy as xp", "from jax import lax"],
+}
+_RESERVED = {"xp", "rt", "lax", "math", "data", "converged", "runtime", "MAX_ITER", "TOL", "tl_program",
+             "state", "params", "np", "jax"}
+
+
+@dataclass
+class Generated:
+    """Generated source and what its function takes."""
+    source: str
+    backend: str
+    inputs: tuple[str, ...]                 # tensor names, in parameter order
+    defaults: dict[str, str | float | None]  # input tensor -> data key or number (None: zeros)
+    data_keys: tuple[str, ...]              # keys of ``data`` the function reads
+    shapes: dict[str, tuple[int, ...]]      # stored shape of every tensor
+    fixpoints: tuple[tuple[str, ...], ...] = ()
+    function: str = "tl_program"
+    consts: dict[str, np.ndarray] = field(default_factory=dict)   # data computed at generation
+
+
+# --------------------------------------------------------------- analysis
+
+def _full_data_write(eq: ir.Equation, info: ir.TensorInfo, prog: ir.ProgramIR) -> bool:
+    if eq.virtual is not None or not isinstance(eq.rhs, ir.Data):
+        return False
+    if not all(isinstance(ix, ir.IAffine) and ix.is_var() for ix in eq.indices):
+        return False
+    names = tuple(ix.vars[0] for ix in eq.indices)
+    if names != eq.rhs.vars or len(set(names)) != len(names):
+        return False
+    arr = prog.data.get(eq.rhs.key)
+    return arr is not None and tuple(getattr(arr, "shape", np.shape(arr))) == tuple(info.stored_shape)
+
+
+def host_array(value: Any) -> np.ndarray:
+    """A data value as a float64 numpy array (sparse relations are densified)."""
+    if hasattr(value, "to_dense"):
+        return np.asarray(value.to_dense(), dtype=float)
+    return np.asarray(value, dtype=float)
+
+
+def input_tensors(prog: ir.ProgramIR) -> dict[str, str | float | None]:
+    """Tensors given entirely by data (-> their data key), scalars set to a number (``C = -1``,
+    -> the number) and tensors not defined at all (parameters, -> None: zeros)."""
+    by_lhs: dict[str, list[ir.Equation]] = {}
+    for eq in prog.equations:
+        by_lhs.setdefault(eq.lhs, []).append(eq)
+    out: dict[str, str | float | None] = {}
+    for name, info in prog.tensors.items():
+        eqs = by_lhs.get(name, [])
+        if not eqs:
+            out[name] = None
+        elif len(eqs) == 1 and _full_data_write(eqs[0], info, prog):
+            out[name] = eqs[0].rhs.key
+        elif len(eqs) == 1 and isinstance(eqs[0].rhs, ir.Const) and not eqs[0].indices \
+                and eqs[0].virtual is None and info.stored_shape == ():
+            out[name] = float(eqs[0].rhs.value)
+    return out
+
+
+def _data_keys(e: ir.Expr) -> list[str]:
+    out: list[str] = []
+
+    def go(x) -> None:
+        if isinstance(x, ir.Data):
+            out.append(x.key)
+        elif isinstance(x, ir.Map):
+            for a in x.args:
+                go(a)
+        elif isinstance(x, ir.Contract | ir.Einsum):
+            for a in x.operands:
+                go(a)
+        elif isinstance(x, ir.Normalize):
+            go(x.arg)
+            if x.temperature is not None:
+                go(x.temperature)
+        elif isinstance(x, ir.Concat):
+            go(x.arg)
+
+    go(e)
+    return out
+
+
+def _identifier(name: str, used: set[str]) -> str:
+    """A fresh, safe Python identifier for a tensor name (ASCII letters, digits, '_')."""
+    s = re.sub(r"[^0-9A-Za-z_]", "_", name.replace("'", "_p"))
+    if not s or s[0].isdigit() or s[0] == "_":
+        s = "T" + s
+    if keyword.iskeyword(s) or s in _RESERVED or hasattr(builtins, s):
+        s += "_"
+    while s in used:
+        s += "_"
+    used.add(s)
+    return s
+
+
+# ------------------------------------------------------------- generation
+
+class _Generator:
+    def __init__(self, prog: ir.ProgramIR, backend: str, max_iter: int, tol: float) -> None:
+        self.prog = prog
+        self.backend = backend
+        self.max_iter = max_iter
+        self.tol = tol
+        self.by_lhs: dict[str, list[tuple[int, ir.Equation]]] = {}
+        for k, eq in enumerate(prog.equations):
+            self.by_lhs.setdefault(eq.lhs, []).append((k, eq))
+        self.extents: dict[int, dict[str, int]] = {}
+        for (k, v), n in prog.var_extents.items():
+            self.extents.setdefault(k, {})[v] = n
+        self.shapes = {n: tuple(t.stored_shape) for n, t in prog.tensors.items()}
+        used: set[str] = set()
+        self.names: dict[Any, str] = {n: _identifier(n, used) for n in prog.tensors}
+        self.inputs = input_tensors(prog)
+        keys = []
+        for eq in prog.equations:
+            if eq.lhs not in self.inputs:
+                keys += [k for k in _data_keys(eq.rhs) if k not in keys]
+        for j, key in enumerate(keys):
+            self.names[("data", key)] = f"_d{j}"
+        self.consts: dict[str, np.ndarray] = {}
+        self.folded: dict[tuple, tuple[str, tuple[str, ...]]] = {}   # -> (Python name, vars)
+        self.fold_keys: dict[tuple, str] = {}                         # -> its key in ``data``
+        self.eq_consts: dict[int, list[str]] = {}
+        for k, eq in enumerate(prog.equations):
+            if eq.lhs not in self.inputs:
+                self._fold(k, eq)
+        self.data_keys = tuple(keys) + tuple(self.consts)
+        self.fixpoints: list[tuple[str, ...]] = []
+
+    def _fold(self, k: int, eq: ir.Equation) -> None:
+        """Compute the constant calls of one equation (see ``codegen_emit.foldable``) now."""
+        from .backends import get_backend
+        from .lower import Lowerer
+        fixed = {eq.virtual[0]} if eq.virtual is not None else set()
+        ext = self.extents.get(k, {})
+        for node in foldable(eq.rhs, fixed):
+            key = fold_key(node, ext)
+            if key not in self.folded:
+                n = len(self.consts)
+                with np.errstate(all="ignore"):
+                    lab = Lowerer(get_backend("numpy"), {}, ext).eval(node)
+                dkey = f"codegen:const{n}"
+                self.consts[dkey] = np.asarray(lab.array, dtype=float)
+                self.names[("data", dkey)] = f"_c{n}"
+                self.folded[key] = (f"_c{n}", tuple(lab.vars))
+                self.fold_keys[key] = dkey
+            self.eq_consts.setdefault(k, []).append(self.fold_keys[key])
+
+    def source(self, title: str) -> str:
+        prog, n = self.prog, self.names
+        ins = list(self.inputs)
+        sig = ", ".join([n[t] for t in ins] + ["data"])
+        listing = ", ".join(f"{t}{list(self.shapes[t])}" for t in ins) or "none"
+        head = [
+            f'"""tlang generated code: {_safe(title)}, {self.backend} backend.',
+            "",
+            f"tl_program({sig}) computes every tensor in stratum order and returns",
+            "(tensors by name, convergence flag of each recursive stratum).",
+            f"Inputs: {_safe(listing)}.",
+            '"""',
+            "import math",
+            "",
+            *_HEADERS[self.backend],
+            "",
+            "from tlang.codegen_runtime import runtime",
+            "",
+            f"rt = runtime({self.backend!r})",
+            f"MAX_ITER = {int(self.max_iter)}",
+            f"TOL = {float(self.tol)!r}",
+            "",
+            "",
+            f"def {Generated.function}({sig}):",
+        ]
+        code = Code()
+        for t in ins:
+            conv = f"xp.asarray({n[t]}, dtype=float)"
+            code.line(f"{n[t]} = {f'({conv} > 0) * 1.0' if prog.tensors[t].boolean else conv}")
+        for key in self.data_keys:
+            code.line(f"{n[('data', key)]} = data[{key!r}]")
+        code.line("converged = {}")
+        for comp in strata(prog):
+            if all(t in self.inputs for t in comp):
+                continue
+            code.line()
+            if self._recursive(comp):
+                self._fixpoint(code, comp)
+            else:
+                self._tensor(code, comp[0], n[comp[0]])
+        code.line()
+        ret = ", ".join(f"{t!r}: {n[t]}" for t in prog.tensors)
+        code.line(f"return {{{ret}}}, converged")
+        return "\n".join(head + code.lines) + "\n"
+
+    def _recursive(self, comp: list[str]) -> bool:
+        return len(comp) > 1 or any(t == comp[0] for _, eq in self.by_lhs.get(comp[0], []) for t, _ in _reads(eq))
+
+    def _tensor(self, code: Code, name: str, target: str) -> None:
+        """Emit the statements that compute ``name`` from the current names into ``target``."""
+        info = self.prog.tensors[name]
+        eqs = self.by_lhs.get(name, [])
+        plain = [(k, e) for k, e in eqs if e.virtual is None]
+        loops = [(k, e) for k, e in eqs if e.virtual is not None]
+        total = self._combine(code, info, plain, {})
+        if not loops:
+            code.line(f"{target} = {total}")
+            return
+        var = loops[0][1].virtual[0]
+        steps = self.prog.extent(loops[0][0], var)
+        code.counter[0] += 1
+        k = code.counter[0]
+        step, fn, buf = f"_k{k}", f"_loop{k}", self.names[name]
+        code.line(f"def {fn}({buf}, {step}):  # one step of the virtual index {_safe(var)}")
+        body = code.nested()
+        acc = self._combine(body, info, loops, {var: step})
+        if self.backend == "jax":
+            body.line(f"return {acc}, None")
+            code.line(f"{target}, _ = lax.scan({fn}, {total}, xp.arange({steps}))")
+        else:
+            body.line(f"return {acc}")
+            code.line(f"{target} = {total}")
+            code.line(f"for {step} in range({steps}):")
+            code.nested().line(f"{target} = {fn}({target}, {step})")
+
+    def _combine(self, code: Code, info: ir.TensorInfo, eqs, fixed: dict[str, str]) -> str:
+        shape = info.stored_shape
+        acc = None
+        for k, eq in eqs:
+            code.line(f"# {equation_text(eq)}")
+            em = Emitter(code, self.names, self.shapes, self.extents.get(k, {}), fixed, self.folded)
+            contrib = em.write(eq, shape)
+            op = COMBINE[eq.op]
+            if acc is None:
+                acc = contrib if len(eqs) == 1 else code.tmp(contrib)
+            elif op == "max":
+                acc = code.tmp(f"xp.maximum({acc}, {contrib})")
+            elif op == "min":
+                acc = code.tmp(f"xp.minimum({acc}, {contrib})")
+            else:
+                acc = code.tmp(f"{acc} + {contrib}")
+        if acc is None:
+            acc = f"xp.zeros({tuple(shape)!r})"
+        if info.boolean:
+            acc = f"({acc} > 0) * 1.0"
+        return acc
+
+    def _fixpoint(self, code: Code, comp: list[str]) -> None:
+        n = self.names
+        members = set(comp)
+        reads: list[Any] = []
+        for t in comp:
+            for k, eq in self.by_lhs.get(t, []):
+                for key in self.eq_consts.get(k, []):
+                    if ("data", key) not in reads:
+                        reads.append(("data", key))
+                for ref in ir.tensors_read(eq.rhs):
+                    if ref.tensor not in members and ref.tensor not in reads:
+                        reads.append(ref.tensor)
+                for key in _data_keys(eq.rhs):
+                    if ("data", key) not in reads:
+                        reads.append(("data", key))
+        self.fixpoints.append(tuple(comp))
+        code.counter[0] += 1
+        fn = f"_fix{code.counter[0]}"
+        state = ", ".join(n[t] for t in comp) + ","
+        params = ", ".join(n[r] for r in reads) + ("," if reads else "")
+        code.line(f"# recursive stratum {{{_safe(', '.join(comp))}}}: recompute until nothing changes")
+        code.line(f"def {fn}(state, params):")
+        body = code.nested()
+        body.line(f"({state}) = state")
+        if reads:
+            body.line(f"({params}) = params")
+        for t in comp:
+            self._tensor(body, t, f"_next_{n[t]}")
+        body.line(f"return ({', '.join(f'_next_{n[t]}' for t in comp)},)")
+        zeros = ", ".join(f"xp.zeros({self.shapes[t]!r})" for t in comp) + ","
+        code.line(f"({state}), converged[{', '.join(comp)!r}] = rt.fixpoint(")
+        code.nested().line(f"{fn}, ({zeros}), ({params}), MAX_ITER, TOL)")
+
+
+def _safe(text: str) -> str:
+    """Text for a comment or docstring: printable, no quotes that could end the docstring."""
+    return "".join(ch if ch.isprintable() and ch not in "\"\\" else "?" for ch in str(text))
+
+
+def program_title(prog: ir.ProgramIR) -> str:
+    """The file name of the program's first equation (``program`` when it has none)."""
+    for eq in prog.equations:
+        if eq.span is not None:
+            return os.path.basename(eq.span.source.name) or "program"
+    return "program"
+
+
+def generate(prog: ir.ProgramIR, backend: str = "numpy", *, max_iter: int = 1000, tol: float = 1e-9,
+             title: str | None = None) -> Generated:
+    """The generated source of ``prog`` for ``backend`` (numpy, jax or cupy)."""
+    if backend not in BACKENDS:
+        raise TlangError(f"no code generator for backend '{backend}'", None,
+                         [f"code generators: {', '.join(BACKENDS)}"])
+    g = _Generator(prog, backend, max_iter, tol)
+    src = g.source(title or program_title(prog))
+    return Generated(src, backend, tuple(g.inputs), dict(g.inputs), g.data_keys, g.shapes, tuple(g.fixpoints),
+                     consts=g.consts)
+
+
+_LOADED: OrderedDict[str, Callable] = OrderedDict()
+
+
+def load(gen: Generated) -> Callable:
+    """Execute generated source (only generated source) and return its function; cached by source."""
+    fn = _LOADED.get(gen.source)
+    if fn is None:
+        namespace: dict[str, Any] = {"__name__": "tlang_generated"}
+        exec(compile(gen.source, "<tlang-generated>", "exec"), namespace)  # noqa: S102 (generated code)
+        fn = namespace[gen.function]
+        _LOADED[gen.source] = fn
+        if len(_LOADED) > 128:
+            _LOADED.popitem(last=False)
+    return fn
+
+
+# ---------------------------------------------------------------- running
+
+def resolve_backend(name: str | None) -> str:
+    from .backends import resolve
+    return resolve(name or "numpy")
+
+
+def x64_requested(x64: bool | None = None) -> bool:
+    """The JAX float64 switch: the argument, else ``TLANG_X64``, else JAX's own setting."""
+    if x64 is not None:
+        return bool(x64)
+    env = os.environ.get("TLANG_X64", "").strip().lower()
+    if env:
+        return env not in ("0", "false", "no", "off")
+    import jax
+    return bool(jax.config.jax_enable_x64)
+
+
+_JITTED: OrderedDict[tuple, Callable] = OrderedDict()
+
+
+def _select(fn: Callable, outputs: tuple[str, ...]) -> Callable:
+    """``fn`` returning only ``outputs`` (jitted, XLA drops the intermediates nobody reads)."""
+    def selected(*args):
+        tensors, converged = fn(*args)
+        return {t: tensors[t] for t in outputs}, converged
+    return selected
+
+
+class CompiledProgram:
+    """A program compiled for one backend; call it with input tensors by name.
+
+    ``f(**inputs)`` returns every tensor by name (backend arrays); inputs not
+    given take the program's data (or zeros for undefined parameters).  On
+    JAX the generated function is jitted once per program (and again per
+    input shape signature by ``jax.jit``) and the call works inside
+    ``jax.jit``/``jax.grad``.  ``outputs`` names the tensors to return (all
+    by default); on JAX the others need not be materialised."""
+
+    def __init__(self, prog: ir.ProgramIR, backend: str = "jax", *, x64: bool | None = None,
+                 jit: bool = True, max_iter: int = 1000, tol: float = 1e-9,
+                 outputs: tuple[str, ...] | list[str] | None = None) -> None:
+        from .backends import get_backend
+        self.prog = prog
+        self.backend = resolve_backend(backend)
+        self.be = get_backend(self.backend)   # a clear error if the backend cannot run here
+        self.generated = generate(prog, self.backend, max_iter=max_iter, tol=tol)
+        self.source = self.generated.source
+        self.inputs = self.generated.inputs
+        self.x64 = x64_requested(x64) if self.backend == "jax" else True
+        self.outputs = tuple(outputs) if outputs is not None else None
+        missing = [t for t in self.outputs or () if t not in prog.tensors]
+        if missing:
+            raise TlangError(f"'{missing[0]}' is not a tensor of this program", None,
+                             [f"tensors: {', '.join(prog.tensors)}"])
+        fn = load(self.generated)
+        if self.outputs is not None:
+            fn = _select(fn, self.outputs)
+        self._raw = fn   # inlined into a caller's trace (jax.jit/jax.grad): no nested jit
+        if self.backend == "jax" and jit:
+            key = (self.source, self.outputs)
+            jitted = _JITTED.get(key)
+            if jitted is None:
+                import jax
+                jitted = _JITTED[key] = jax.jit(fn)
+                if len(_JITTED) > 128:
+                    _JITTED.popitem(last=False)
+            fn = jitted
+        self.function = fn
+        self._host_defaults = {t: _default(prog, k, self.generated.shapes[t])
+                               for t, k in self.generated.defaults.items()}
+        self._host_data = {k: self.generated.consts[k] if k in self.generated.consts else host_array(prog.data[k])
+                           for k in self.generated.data_keys}
+        self._device: dict[Any, tuple[dict, dict]] = {}
+
+    def _arrays(self) -> tuple[dict, dict]:
+        """Defaults and data as backend arrays (once per float width on JAX)."""
+        key = None
+        eager = contextlib.nullcontext()
+        if self.backend == "jax":
+            import jax
+            key = str(jax.dtypes.canonicalize_dtype(np.float64))
+            eager = jax.ensure_compile_time_eval()   # concrete arrays even when called inside a trace
+        if key not in self._device:
+            conv = self.be.asarray
+            with eager:
+                self._device[key] = ({t: conv(a) for t, a in self._host_defaults.items()},
+                                     {k: conv(a) for k, a in self._host_data.items()})
+        return self._device[key]
+
+    def run(self, **inputs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(tensors, converged)``: every tensor, and a flag per recursive stratum."""
+        unknown = [k for k in inputs if k not in self.generated.defaults]
+        if unknown:
+            raise TlangError(f"'{unknown[0]}' is not an input tensor of this program", None,
+                             [f"inputs: {', '.join(self.inputs) or 'none'}"])
+        for name, value in inputs.items():
+            want = self.generated.shapes[name]
+            got = tuple(np.shape(value))
+            if got != want:
+                raise TlangShapeError(f"input '{name}' has shape {list(got)}, but the program was built "
+                                      f"for {list(want)}", None,
+                                      ["rebuild the program for the new shapes"])
+        if self.backend == "jax" and self.x64:
+            import jax
+            with jax.enable_x64(True):
+                return self._call(inputs)
+        if self.backend == "numpy":
+            with np.errstate(all="ignore"):
+                return self._call(inputs)
+        return self._call(inputs)
+
+    def _call(self, inputs: dict) -> tuple[dict, dict]:
+        defaults, data = self._arrays()
+        conv = self.be.asarray   # one dtype per float width: one jit signature per shape set
+        args = [conv(inputs[t]) if t in inputs else defaults[t] for t in self.inputs]
+        if self.backend == "jax" and any(isinstance(a, self.be.jax.core.Tracer) for a in args):
+            return self._raw(*args, data)
+        return self.function(*args, data)
+
+    def __call__(self, **inputs: Any) -> dict[str, Any]:
+        return self.run(**inputs)[0]
+
+
+def _default(prog: ir.ProgramIR, key: str | float | None, shape: tuple[int, ...]) -> np.ndarray:
+    if key is None:
+        return np.zeros(shape)
+    if isinstance(key, float):
+        return np.asarray(key)
+    return host_array(prog.data[key])
+
+
+def compile_function(prog: ir.ProgramIR, backend: str = "jax", **options: Any) -> CompiledProgram:
+    """``prog`` as a callable ``f(**inputs) -> dict[name, array]`` (see ``CompiledProgram``)."""
+    return CompiledProgram(prog, backend, **options)
+
+
+def emit_python(prog: ir.ProgramIR, backend: str = "numpy", *, title: str | None = None,
+                max_iter: int = 1000, tol: float = 1e-9) -> str:
+    """The readable source that runs ``prog`` on ``backend`` (``auto`` resolved here)."""
+    return generate(prog, resolve_backend(backend), max_iter=max_iter, tol=tol, title=title).source
+
+
+def check_memory(prog: ir.ProgramIR, limit: int | None) -> None:
+    if limit is None:
+        return
+    for name, info in prog.tensors.items():
+        n = int(np.prod(info.stored_shape, dtype=object)) * 8
+        if n > limit:
+            raise TlangResourceError(
+                f"'{name}' would need {n:,} bytes (shape {info.stored_shape}), over the memory "
+                f"limit of {limit:,} bytes", info.span, ["raise it with --memory-limit"])
+
+
+def warn_unconverged(prog: ir.ProgramIR, converged: dict[str, Any], max_iter: int) -> None:
+    for comp, ok in converged.items():
+        if bool(ok):
+            continue
+        members = comp.split(", ")
+        where = ", ".join(eq.span.where() for eq in prog.equations if eq.lhs in members and eq.span)
+        warnings.warn(ConvergenceWarning(
+            f"recursion over {comp} did not converge in {max_iter} iterations (equations at {where})"),
+            stacklevel=3)
+
+
+def to_results(prog: ir.ProgramIR, tensors: dict[str, Any], backend) -> Results:
+    """Backend arrays -> float64 numpy arrays, and the answers of the queries."""
+    host = {n: np.asarray(backend.to_numpy(v), dtype=float) for n, v in tensors.items()}
+    return Results(host, [answer(prog, q, host) for q in prog.queries], prog)
+
+
+def run_generated(prog: ir.ProgramIR, backend: str = "jax", options: Options | None = None,
+                  x64: bool | None = None) -> Results:
+    """Evaluate ``prog`` through generated code on ``backend`` (numpy included)."""
+    opts = options or Options()
+    check_memory(prog, opts.memory_limit)
+    x64 = x64 if x64 is not None else getattr(opts, "x64", None)
+    compiled = CompiledProgram(prog, backend, x64=x64, max_iter=opts.max_iter, tol=opts.tol)
+    start = time.monotonic()
+    tensors, converged = compiled.run()
+    warn_unconverged(prog, converged, opts.max_iter)
+    if opts.timeout and time.monotonic() - start > opts.timeout:
+        raise TlangResourceError(f"the run exceeded its time limit of {opts.timeout} s", None,
+                                 ["raise it with --timeout"])
+    return to_results(prog, tensors, compiled.be)
+
+
+def evaluate(prog: ir.ProgramIR, options: Options | None = None) -> Results:
+    """``engine.evaluate`` for backends other than numpy: ``auto`` resolves first, and numpy
+    stays on the interpreting engine (the reference)."""
+    opts = options or Options()
+    name = resolve_backend(opts.backend)
+    if name == "numpy":
+        from .engine import Engine
+        return Engine(prog, replace(opts, backend="numpy")).run()
+    return run_generated(prog, name, opts)
+
+
+def clear_caches() -> None:
+    """Forget loaded and jitted programs and backend runtimes (tests swap modules)."""
+    from . import codegen_runtime
+    _LOADED.clear()
+    _JITTED.clear()
+    codegen_runtime.clear()
+
+
+__all__ = ["Generated", "CompiledProgram", "generate", "load", "compile_function", "emit_python",
+           "evaluate", "run_generated", "input_tensors", "resolve_backend", "x64_requested",
+           "clear_caches"]

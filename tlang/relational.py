@@ -1,0 +1,638 @@
+"""Sparse Boolean relations: the storage and operators of the relational path.
+
+In: tuples of positions (numpy integer columns or rows), scipy.sparse
+matrices, or dense 0/1 arrays.  Out: ``Relation`` objects -- the set of true
+tuples of a Boolean tensor over given extents, never densified unless asked
+-- and the operators the rule evaluator (``relational_rules.py``) is built
+from: selection by constants, equal variables and comparisons, projection
+with deduplication, hash-free sort-merge joins, anti-joins (negation),
+union, difference, and an append-only ``Accumulator`` for semi-naive
+fixpoints.
+
+Representation.  A relation of arity k over extents (n1, ..., nk) is a
+sorted array of unique int64 *keys*, the row-major mixed-radix code of each
+tuple (so key order is lexicographic order), whenever n1 * ... * nk fits in
+63 bits; otherwise ("wide") it is k int64 columns in lexicographic order.
+A binary relation also caches its scipy CSR matrix (Boolean), used for
+chain joins by sparse matrix products.  Memory is O(number of tuples).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .source import TlangResourceError
+
+KEY_LIMIT = 1 << 62
+INT = np.int64
+
+#: cells above which facts and derived relations are kept sparse (see ``prefer_sparse``)
+SPARSE_MIN_CELLS = 1 << 16
+#: cells above which a relation is always sparse, whatever its density
+DENSE_MAX_CELLS = 1 << 22
+#: the largest relation (in cells) that a dense equation may densify
+DENSIFY_MAX_CELLS = 1 << 27
+
+
+def cells(shape: Sequence[int]) -> int:
+    """The number of elements of a dense tensor of this shape (exact Python int)."""
+    return math.prod(int(n) for n in shape)
+
+
+def packable(shape: Sequence[int]) -> bool:
+    return cells(shape) < KEY_LIMIT
+
+
+def prefer_sparse(shape: Sequence[int], nnz: int) -> bool:
+    """Whether a Boolean relation with ``nnz`` tuples should be stored sparse."""
+    n = cells(shape)
+    return n > DENSE_MAX_CELLS or (n >= SPARSE_MIN_CELLS and nnz * 16 <= n)
+
+
+def pack(cols: Sequence[np.ndarray], shape: Sequence[int]) -> np.ndarray:
+    """Row-major keys of tuples given as columns (requires ``packable(shape)``)."""
+    if not cols:
+        return np.zeros(1, dtype=INT)
+    key = np.asarray(cols[0], dtype=INT)
+    for c, n in zip(cols[1:], shape[1:]):
+        key = key * INT(n) + np.asarray(c, dtype=INT)
+    return key
+
+
+def unpack(keys: np.ndarray, shape: Sequence[int]) -> tuple[np.ndarray, ...]:
+    """The columns of row-major keys."""
+    out = []
+    rest = keys
+    for n in reversed(shape[1:]):
+        rest, c = np.divmod(rest, INT(n))
+        out.append(c)
+    out.append(rest)
+    return tuple(out[::-1])
+
+
+def merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Merge two sorted, disjoint key arrays in linear time."""
+    if len(a) == 0:
+        return b
+    if len(b) == 0:
+        return a
+    if len(b) > len(a):
+        a, b = b, a
+    pos = np.searchsorted(a, b) + np.arange(len(b))
+    out = np.empty(len(a) + len(b), dtype=a.dtype)
+    keep = np.ones(len(out), dtype=bool)
+    keep[pos] = False
+    out[pos] = b
+    out[keep] = a
+    return out
+
+
+def sorted_member(sorted_keys: np.ndarray, probe: np.ndarray) -> np.ndarray:
+    """Mask of the ``probe`` keys present in the sorted array ``sorted_keys``."""
+    if len(sorted_keys) == 0 or len(probe) == 0:
+        return np.zeros(len(probe), dtype=bool)
+    pos = np.searchsorted(sorted_keys, probe)
+    pos[pos == len(sorted_keys)] = 0
+    return sorted_keys[pos] == probe
+
+
+def _lexsort_unique(cols: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    if len(cols[0]) == 0:
+        return tuple(np.asarray(c, dtype=INT) for c in cols)
+    rows = np.unique(np.stack([np.asarray(c, dtype=INT) for c in cols], axis=1), axis=0)
+    return tuple(np.ascontiguousarray(rows[:, k]) for k in range(rows.shape[1]))
+
+
+def _joint_ids(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ids of the rows of two column sets, equal ids for equal rows."""
+    na = len(a[0]) if a else 0
+    rows = np.concatenate([np.stack(a, axis=1), np.stack(b, axis=1)]) if a else np.zeros((0, 0))
+    _, inv = np.unique(rows, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    return inv[:na], inv[na:]
+
+
+# ------------------------------------------------------------------ relation
+
+class Relation:
+    """A Boolean relation: the set of its true tuples over extents ``shape``.
+
+    Build one with ``from_columns``, ``from_rows``, ``from_tuples``,
+    ``from_dense``, ``from_sparse`` or ``empty``; read it with ``keys``,
+    ``cols``, ``rows``, ``csr()``, ``tuples()``, ``to_dense()``, ``len()``.
+    Relations are immutable.
+    """
+
+    __slots__ = ("shape", "_keys", "_cols", "_csr", "_csr_t")
+
+    def __init__(self, shape: Sequence[int], *, keys: np.ndarray | None = None,
+                 cols: tuple[np.ndarray, ...] | None = None, csr=None) -> None:
+        self.shape = tuple(int(n) for n in shape)
+        self._keys = keys
+        self._cols = cols
+        self._csr = csr
+        self._csr_t = None
+
+    # constructors ----------------------------------------------------------
+    @classmethod
+    def empty(cls, shape: Sequence[int]) -> Relation:
+        shape = tuple(int(n) for n in shape)
+        if packable(shape):
+            return cls(shape, keys=np.zeros(0, dtype=INT))
+        return cls(shape, cols=tuple(np.zeros(0, dtype=INT) for _ in shape))
+
+    @classmethod
+    def from_keys(cls, shape: Sequence[int], keys: np.ndarray, *, canonical: bool = False) -> Relation:
+        """From row-major keys (sorted and unique if ``canonical``)."""
+        keys = np.asarray(keys, dtype=INT)
+        if not canonical:
+            keys = np.unique(keys)
+        return cls(shape, keys=keys)
+
+    @classmethod
+    def from_columns(cls, shape: Sequence[int], cols: Sequence[np.ndarray], *,
+                     canonical: bool = False) -> Relation:
+        """From one integer array per axis (in range; duplicates allowed unless ``canonical``)."""
+        shape = tuple(int(n) for n in shape)
+        cols = tuple(np.asarray(c, dtype=INT) for c in cols)
+        if len(cols) != len(shape):
+            raise ValueError(f"{len(cols)} columns for a relation of arity {len(shape)}")
+        if not shape:  # a proposition: true iff it holds the empty tuple
+            return cls((), keys=np.zeros(1 if len(cols) == 0 else 0, dtype=INT))
+        if packable(shape):
+            return cls.from_keys(shape, pack(cols, shape), canonical=canonical)
+        return cls(shape, cols=cols if canonical else _lexsort_unique(cols))
+
+    @classmethod
+    def from_rows(cls, shape: Sequence[int], rows) -> Relation:
+        """From an (m, k) integer array of tuples."""
+        rows = np.asarray(rows, dtype=INT).reshape(-1, len(shape))
+        return cls.from_columns(shape, [rows[:, k] for k in range(rows.shape[1])])
+
+    @classmethod
+    def from_tuples(cls, shape: Sequence[int], tuples: Iterable[Sequence[int]]) -> Relation:
+        """From Python tuples of positions."""
+        arr = np.array(list(tuples), dtype=INT)
+        return cls.from_rows(shape, arr.reshape(-1, len(tuple(shape))))
+
+    @classmethod
+    def from_dense(cls, arr) -> Relation:
+        """The true (positive) cells of a dense array."""
+        a = np.asarray(arr)
+        if a.ndim == 0:
+            return cls((), keys=np.zeros(1 if a > 0 else 0, dtype=INT))
+        return cls.from_columns(a.shape, np.nonzero(a > 0), canonical=True)
+
+    @classmethod
+    def from_sparse(cls, m) -> Relation:
+        """The nonzero cells of a 2-D scipy.sparse matrix or array."""
+        import scipy.sparse as sp
+        m = sp.csr_matrix(m, dtype=bool, copy=True)
+        m.eliminate_zeros()
+        m.sum_duplicates()
+        return cls(m.shape, csr=m)
+
+    @classmethod
+    def from_csr(cls, m) -> Relation:
+        """A Boolean CSR matrix with no explicit zeros and no duplicates (as sparse products
+        and comparisons give them), taken as is: its tuples are sorted only when read."""
+        return cls(m.shape, csr=m)
+
+    # views -----------------------------------------------------------------
+    @property
+    def arity(self) -> int:
+        return len(self.shape)
+
+    @property
+    def wide(self) -> bool:
+        return self._keys is None and self._cols is not None and not packable(self.shape)
+
+    @property
+    def keys(self) -> np.ndarray | None:
+        """Sorted unique row-major keys, or None for a wide relation."""
+        if self._keys is None and packable(self.shape):
+            if self._cols is None:
+                self._cols = self._csr_cols()
+            self._keys = pack(self._cols, self.shape)
+        return self._keys
+
+    @property
+    def cols(self) -> tuple[np.ndarray, ...]:
+        """One int64 array per axis, rows in lexicographic order."""
+        if self._cols is None:
+            if self._keys is not None:
+                self._cols = unpack(self._keys, self.shape) if self.shape else ()
+            else:
+                self._cols = self._csr_cols()
+        return self._cols
+
+    def _csr_cols(self) -> tuple[np.ndarray, np.ndarray]:
+        m = self._csr
+        if not m.has_sorted_indices:
+            m.sort_indices()
+        rows = np.repeat(np.arange(m.shape[0], dtype=INT), np.diff(m.indptr))
+        return rows, m.indices.astype(INT)
+
+    def rows(self) -> np.ndarray:
+        """An (m, k) int64 array of the tuples."""
+        if not self.shape:
+            return np.zeros((len(self), 0), dtype=INT)
+        return np.stack(self.cols, axis=1) if len(self) else np.zeros((0, self.arity), dtype=INT)
+
+    def __len__(self) -> int:
+        if self._keys is not None:
+            return len(self._keys)
+        if self._csr is not None:
+            return int(self._csr.nnz)
+        return len(self._cols[0]) if self._cols else 0
+
+    def csr(self):
+        """The relation as a Boolean scipy CSR matrix (binary relations only)."""
+        if self.arity != 2:
+            raise ValueError(f"a relation of arity {self.arity} is not a matrix")
+        if self._csr is None:
+            import scipy.sparse as sp
+            r, c = self.cols
+            n0, n1 = self.shape
+            idx = np.int32 if max(n0, n1, len(r)) < 2**31 - 1 else INT
+            indptr = np.zeros(n0 + 1, dtype=idx)
+            np.cumsum(np.bincount(r, minlength=n0), out=indptr[1:])
+            m = sp.csr_matrix((np.ones(len(c), dtype=bool), c.astype(idx), indptr), shape=(n0, n1))
+            m.has_sorted_indices = True
+            m.has_canonical_format = True
+            self._csr = m
+        return self._csr
+
+    def csr_t(self):
+        """The transposed relation as a Boolean CSR matrix (cached)."""
+        if self._csr_t is None:
+            self._csr_t = self.transpose((1, 0)).csr()
+        return self._csr_t
+
+    def tuples(self) -> list[tuple[int, ...]]:
+        """The tuples as Python ints, in lexicographic order."""
+        if not self.shape:
+            return [()] * len(self)
+        return list(zip(*(c.tolist() for c in self.cols)))
+
+    def to_dense(self, dtype=float, limit: int | None = DENSIFY_MAX_CELLS, what: str = "relation",
+                 span=None) -> np.ndarray:
+        """A dense 0/1 array; a ``TlangResourceError`` if it has more than ``limit`` cells."""
+        n = cells(self.shape)
+        if limit is not None and n > limit:
+            raise TlangResourceError(
+                f"{what} would need a dense array of {n:,} cells (shape {self.shape}) but holds only "
+                f"{len(self):,} tuples; densifying it is refused above {limit:,} cells", span,
+                ["read it only from Boolean rules (which run sparse), or raise --memory-limit"])
+        out = np.zeros(self.shape, dtype=dtype)
+        if len(self):
+            out[self.cols] = 1
+        elif not self.shape:
+            out = np.asarray(0, dtype=dtype)
+        if not self.shape and len(self):
+            out = np.asarray(1, dtype=dtype)
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        return self.to_dense(dtype or float)
+
+    @property
+    def nbytes(self) -> int:
+        n = 0 if self._keys is None else self._keys.nbytes
+        n += sum(c.nbytes for c in self._cols or ())
+        if self._csr is not None:
+            n += self._csr.data.nbytes + self._csr.indices.nbytes + self._csr.indptr.nbytes
+        return n
+
+    def __repr__(self) -> str:
+        return f"Relation(shape={self.shape}, tuples={len(self)})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Relation):
+            return NotImplemented
+        if self.shape != other.shape or len(self) != len(other):
+            return False
+        if self.keys is not None:
+            return bool(np.array_equal(self.keys, other.keys))
+        return all(np.array_equal(a, b) for a, b in zip(self.cols, other.cols))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # set operations ----------------------------------------------------------
+    def contains(self, cols: Sequence[np.ndarray]) -> np.ndarray:
+        """Mask of the given tuples (as columns, in range) that are in the relation."""
+        if not self.shape:
+            return np.full(len(cols[0]) if cols else 1, len(self) > 0)
+        if self.keys is not None:
+            return sorted_member(self.keys, pack(cols, self.shape))
+        a, b = _joint_ids([np.asarray(c, dtype=INT) for c in cols], list(self.cols))
+        return np.isin(a, b)
+
+    def union(self, other: Relation) -> Relation:
+        if len(other) == 0:
+            return self
+        if len(self) == 0:
+            return other
+        if self._csr is not None and other._csr is not None:
+            return Relation.from_csr(self._csr + other._csr)
+        if self.keys is not None:
+            return Relation(self.shape, keys=np.union1d(self.keys, other.keys))
+        return Relation.from_columns(self.shape, [np.concatenate([a, b]) for a, b in
+                                                  zip(self.cols, other.cols)])
+
+    def difference(self, other: Relation) -> Relation:
+        if len(other) == 0 or len(self) == 0:
+            return self
+        if self.keys is not None:
+            return Relation(self.shape, keys=self.keys[~sorted_member(other.keys, self.keys)])
+        keep = ~other.contains(self.cols)
+        return Relation(self.shape, cols=tuple(c[keep] for c in self.cols))
+
+    def transpose(self, perm: Sequence[int]) -> Relation:
+        """The relation with its axes permuted (``perm[k]`` is the old axis of new axis k)."""
+        perm = tuple(perm)
+        if perm == tuple(range(self.arity)):
+            return self
+        shape = tuple(self.shape[p] for p in perm)
+        cols = self.cols
+        rel = Relation.from_columns(shape, [cols[p] for p in perm])
+        if self._csr is not None and perm == (1, 0):
+            rel._csr = self._csr.T.tocsr()
+        return rel
+
+
+def as_relation(value, span=None) -> Relation:
+    """A Relation from a Relation, a dense array or a scipy.sparse matrix."""
+    if isinstance(value, Relation):
+        return value
+    try:
+        import scipy.sparse as sp
+        if sp.issparse(value):
+            return Relation.from_sparse(value)
+    except ImportError:  # pragma: no cover
+        pass
+    return Relation.from_dense(np.asarray(value))
+
+
+# --------------------------------------------------------------- accumulator
+
+class Accumulator:
+    """An append-only set of keys for semi-naive fixpoints.
+
+    Sorted disjoint chunks whose sizes shrink geometrically (a log-structured
+    merge), so adding the new facts of a round and testing candidates against
+    everything known cost O(new * log total), not O(total), per round.
+    """
+
+    def __init__(self, shape: Sequence[int], first: Relation | None = None) -> None:
+        self.shape = tuple(shape)
+        self.chunks: list[np.ndarray] = []
+        self.size = 0
+        self._wide: Relation | None = None
+        self._csr = None  # CSR mode (binary relations, large rounds): everything as one matrix
+        if not packable(self.shape):
+            self._wide = first if first is not None else Relation.empty(self.shape)
+        elif first is not None and len(first):
+            self.add(first)
+
+    def _collapse(self) -> np.ndarray:
+        while len(self.chunks) > 1:
+            b = self.chunks.pop()
+            a = self.chunks.pop()
+            self.chunks.append(merge_sorted(a, b))
+        return self.chunks[0] if self.chunks else np.zeros(0, dtype=INT)
+
+    def add(self, rel: Relation) -> None:
+        """Add facts known to be new (disjoint from what is held)."""
+        if self._wide is not None:
+            self._wide = self._wide.union(rel)
+            return
+        if len(rel) == 0:
+            return
+        self.size += len(rel)
+        if self._csr is not None:
+            self._csr = self._csr + rel.csr()
+            return
+        self.chunks.append(rel.keys)
+        while len(self.chunks) > 1 and len(self.chunks[-2]) <= 2 * len(self.chunks[-1]):
+            b = self.chunks.pop()
+            a = self.chunks.pop()
+            self.chunks.append(merge_sorted(a, b))
+
+    def new_only(self, rel: Relation) -> Relation:
+        """The facts of ``rel`` not held yet.
+
+        Binary relations switch to CSR mode while the candidates are many compared with
+        what is held (a linear merge per row, as scipy compares matrices) and back to
+        sorted chunks when they are few (binary search per candidate)."""
+        if self._wide is not None:
+            return rel.difference(self._wide)
+        if len(rel) == 0:
+            return rel
+        if len(self.shape) == 2:
+            many = len(rel) * 4 >= self.size
+            if self._csr is None and many and rel._csr is not None:
+                self._csr = Relation(self.shape, keys=self._collapse()).csr()
+                self.chunks = []
+            elif self._csr is not None and len(rel) * 32 < self.size:
+                keys = Relation.from_csr(self._csr).keys
+                self.chunks = [keys]
+                self._csr = None
+            if self._csr is not None:
+                return Relation.from_csr(rel.csr() > self._csr)
+        keys = rel.keys
+        if len(keys) == 0:
+            return rel
+        keep = np.ones(len(keys), dtype=bool)
+        for ch in self.chunks:
+            keep &= ~sorted_member(ch, keys)
+        return rel if keep.all() else Relation(self.shape, keys=keys[keep])
+
+    def relation(self) -> Relation:
+        """Everything held, as one Relation (collapses the chunks)."""
+        if self._wide is not None:
+            return self._wide
+        if self._csr is not None:
+            return Relation.from_csr(self._csr)
+        return Relation(self.shape, keys=self._collapse())
+
+    def __len__(self) -> int:
+        return len(self._wide) if self._wide is not None else self.size
+
+
+# --------------------------------------------------------------------- tables
+
+@dataclass
+class Table:
+    """Bindings of variables: one int64 column per variable, one row per binding."""
+    vars: tuple[str, ...]
+    cols: tuple[np.ndarray, ...]
+    nrows: int
+
+    def col(self, v: str) -> np.ndarray:
+        return self.cols[self.vars.index(v)]
+
+    def take(self, mask_or_index) -> Table:
+        cols = tuple(c[mask_or_index] for c in self.cols)
+        n = len(cols[0]) if cols else int(np.count_nonzero(mask_or_index)) \
+            if np.asarray(mask_or_index).dtype == bool else len(mask_or_index)
+        return Table(self.vars, cols, n)
+
+
+def unit_table() -> Table:
+    """The table with no variables and one (empty) binding."""
+    return Table((), (), 1)
+
+
+def _codes(cols: Sequence[np.ndarray], extents: Sequence[int]) -> np.ndarray | None:
+    return pack(cols, extents) if packable(extents) else None
+
+
+def atom_table(rel: Relation, args: Sequence[str | int], extents: dict[str, int]) -> Table:
+    """Bindings of the variables of an atom ``R(args)`` (constants select, repeats must agree)."""
+    cols = rel.cols if rel.shape else ()
+    n = len(rel)
+    if not rel.shape:
+        return Table((), (), n)
+    mask = None
+    first: dict[str, int] = {}
+
+    def add(m):
+        nonlocal mask
+        mask = m if mask is None else mask & m
+
+    for a, arg in enumerate(args):
+        if isinstance(arg, str):
+            if arg in first:
+                add(cols[a] == cols[first[arg]])
+            else:
+                first[arg] = a
+        else:
+            add(cols[a] == int(arg))
+    names = tuple(first)
+    out = tuple(cols[first[v]] for v in names)
+    if mask is not None:
+        out = tuple(c[mask] for c in out)
+        n = int(np.count_nonzero(mask))
+    if not names:
+        return Table((), (), 1 if n else 0)
+    # a dropped column is a constant or a repeat of a kept one, so rows stay unique
+    return Table(names, out, n)
+
+
+def project(t: Table, keep: Sequence[str], extents: dict[str, int]) -> Table:
+    """Keep the variables ``keep`` (in that order) and drop duplicate rows."""
+    keep = tuple(keep)
+    if not keep:
+        return Table((), (), 1 if t.nrows else 0)
+    cols = [t.col(v) for v in keep]
+    ext = [extents[v] for v in keep]
+    if t.nrows == 0:
+        return Table(keep, tuple(np.zeros(0, dtype=INT) for _ in keep), 0)
+    code = _codes(cols, ext)
+    if code is not None:
+        u = np.unique(code)
+        out = unpack(u, ext)
+    else:
+        out = _lexsort_unique(cols)
+    return Table(keep, tuple(out), len(out[0]))
+
+
+def join(a: Table, b: Table, extents: dict[str, int]) -> Table:
+    """The natural join of two binding tables (sort-merge on the shared variables)."""
+    shared = [v for v in a.vars if v in b.vars]
+    extra = [v for v in b.vars if v not in a.vars]
+    out_vars = a.vars + tuple(extra)
+    if a.nrows == 0 or b.nrows == 0:
+        return Table(out_vars, tuple(np.zeros(0, dtype=INT) for _ in out_vars), 0)
+    if not shared:
+        ia = np.repeat(np.arange(a.nrows), b.nrows)
+        ib = np.tile(np.arange(b.nrows), a.nrows)
+    else:
+        ka = _codes([a.col(v) for v in shared], [extents[v] for v in shared])
+        kb = _codes([b.col(v) for v in shared], [extents[v] for v in shared]) if ka is not None else None
+        if ka is None:
+            ka, kb = _joint_ids([a.col(v) for v in shared], [b.col(v) for v in shared])
+        order = np.argsort(kb, kind="stable")
+        sk = kb[order]
+        lo = np.searchsorted(sk, ka, "left")
+        hi = np.searchsorted(sk, ka, "right")
+        counts = hi - lo
+        total = int(counts.sum())
+        ia = np.repeat(np.arange(a.nrows), counts)
+        starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        ib = order[starts + np.arange(total)]
+    cols = tuple(c[ia] for c in a.cols) + tuple(b.col(v)[ib] for v in extra)
+    return Table(out_vars, cols, len(ia))
+
+
+def domain_table(var: str, extent: int) -> Table:
+    """Every position of a variable's domain (for variables no positive atom binds)."""
+    return Table((var,), (np.arange(extent, dtype=INT),), extent)
+
+
+def antijoin(t: Table, rel: Relation, args: Sequence[str | int | None]) -> Table:
+    """The rows of ``t`` whose atom ``R(args)`` is false (negation); a ``None`` argument is
+    projected away first (``not R(x, _)``: no tuple of R starts with x)."""
+    if t.nrows == 0 or len(rel) == 0:
+        return t
+    if any(a is None for a in args):
+        keep = [k for k, a in enumerate(args) if a is not None]
+        cols = rel.cols
+        rel = Relation.from_columns([rel.shape[k] for k in keep], [cols[k] for k in keep])
+        args = [args[k] for k in keep]
+    cols = [t.col(a) if isinstance(a, str) else np.full(t.nrows, int(a), dtype=INT) for a in args]
+    ok = np.ones(t.nrows, dtype=bool)
+    for c, n in zip(cols, rel.shape):  # out-of-range constants are simply false
+        ok &= (c >= 0) & (c < n)
+    hit = np.zeros(t.nrows, dtype=bool)
+    if ok.any():
+        hit[ok] = rel.contains([c[ok] for c in cols]) if rel.shape else len(rel) > 0
+    return t.take(~hit)
+
+
+COMPARE = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
+           "gt": np.greater, "ge": np.greater_equal}
+
+
+def compare_mask(op: str, left, right) -> np.ndarray:
+    """Elementwise comparison of positions (arrays or numbers)."""
+    return np.asarray(COMPARE[op](left, right))
+
+
+def to_relation(t: Table, head: Sequence[str | int], shape: Sequence[int],
+                canonical: bool = False) -> Relation:
+    """The head tuples ``H(head)`` of the bindings (constants fill their positions).
+
+    ``canonical``: the table is sorted and duplicate-free over ``head`` (as
+    ``project`` leaves it), so no sort is needed."""
+    shape = tuple(shape)
+    if not shape:
+        return Relation((), keys=np.zeros(1 if t.nrows else 0, dtype=INT))
+    cols = []
+    ok = np.ones(t.nrows, dtype=bool)
+    for arg, n in zip(head, shape):
+        c = t.col(arg) if isinstance(arg, str) else np.full(t.nrows, int(arg), dtype=INT)
+        ok &= (c >= 0) & (c < n)
+        cols.append(c)
+    if not ok.all():
+        cols = [c[ok] for c in cols]
+    if canonical and tuple(head) == t.vars and packable(shape):
+        return Relation(shape, keys=pack(cols, shape))
+    return Relation.from_columns(shape, cols)
+
+
+def expand(left: np.ndarray, right: np.ndarray, indptr: np.ndarray, indices: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Follow the pairs (left, right) along a CSR matrix: (left, c) for every c in row ``right``
+    (an index nested-loop join, vectorised)."""
+    start = indptr[right]
+    counts = indptr[right + 1] - start
+    total = int(counts.sum())
+    lo = np.repeat(left, counts)
+    offs = np.arange(total, dtype=INT) - np.repeat(np.cumsum(counts) - counts, counts)
+    return lo, indices[np.repeat(start, counts) + offs].astype(INT)
