@@ -26,9 +26,11 @@ relation:
 * ``clingo``: ``clingo.Control`` grounding (and solving) the program with the edges as facts
   (the fact text is built inside the timed region).
 
-Each (row, engine) runs in a child process.  Time: the best of ``--repeat``
-runs (one run when the first takes over 2 s), after a warm-up on a
-10-node graph.  Memory: the peak resident-set growth during the first run
+Each (row, engine) runs in a child process, ``--passes`` times with the
+engines alternating (rows whose slowest engine takes under 5 s).  Time: the
+best of all runs -- ``--repeat`` runs per child, three times as many under
+0.2 s, one over 2 s -- after a warm-up on a 10-node graph; the best of many
+runs is what survives a noisy shared machine.  Memory: the peak resident-set growth during the first run
 (``VmHWM`` after resetting it through ``/proc/self/clear_refs``, minus the
 resident set before the run).  The script checks that all engines derive the
 same number of facts and, where each engine's facts can be listed cheaply
@@ -205,7 +207,8 @@ def child(args: dict) -> dict:
     count, dig = _count_and_digest(engine, prog, n, out)
     del out
     runs = 1
-    while runs < repeat and best < 2.0:
+    limit = 3 * repeat if best < 0.2 else repeat if best < 2.0 else 1
+    while runs < limit:
         t0 = time.perf_counter()
         fn(prog, n, src, dst)
         best = min(best, time.perf_counter() - t0)
@@ -240,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engines", default="tlang,scipy,clingo")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--passes", type=int, default=3,
+                    help="child processes per engine and row, alternating engines (rows under 5 s)")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -255,6 +260,14 @@ def main(argv: list[str] | None = None) -> int:
                     skipped.append(f"{prog} {kind} {n}: {SKIP[prog, kind, n]}")
                     continue
                 got = {e: measure(e, prog, kind, n, args.repeat, args.timeout) for e in engines}
+                for k in range(1, args.passes):  # alternate the engines again: the best time of all passes
+                    if any(r.get("time", 1e9) > 5 for r in got.values()):
+                        break
+                    for e in (engines[::-1] if k % 2 else engines):
+                        again = measure(e, prog, kind, n, args.repeat, args.timeout)
+                        if "time" in again and again["time"] < got[e]["time"]:
+                            got[e]["time"] = again["time"]
+                            got[e]["runs"] += again["runs"]
                 counts = {e: r["count"] for e, r in got.items() if "count" in r}
                 digests = {e: r["digest"] for e, r in got.items() if r.get("digest")}
                 same = len(set(counts.values())) <= 1 and len(set(digests.values())) <= 1
@@ -286,21 +299,19 @@ def _table(rows, engines, markdown: bool) -> str:
             "tlang/scipy", "clingo/tlang", "tlang MB", "scipy MB", "clingo MB", "mem tlang/scipy",
             "mem clingo/tlang"]
     lines = []
+    def ratio(a, b):
+        return f"{a / b:.2f}" if a is not None and b else "-"
+
     for prog, kind, n, got, check in rows:
-        def t(e):
-            r = got.get(e, {})
-            return r.get("time")
+        def t(e, got=got):
+            return got.get(e, {}).get("time")
 
-        def m(e):
-            r = got.get(e, {})
-            return r.get("peak")
+        def m(e, got=got):
+            return got.get(e, {}).get("peak")
 
-        def fmt_t(e):
+        def fmt_t(e, got=got):
             r = got.get(e, {})
             return f"{r['time']:.3f}" if "time" in r else r.get("error", "-")
-
-        def ratio(a, b):
-            return f"{a / b:.2f}" if a is not None and b else "-"
 
         facts = next((r["count"] for r in got.values() if "count" in r), "?")
         lines.append([prog, kind, f"{n:,}", f"{facts:,}" if isinstance(facts, int) else facts, check,

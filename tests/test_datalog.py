@@ -144,21 +144,21 @@ ERRORS = {
         prog.dl:3:6: error: variable 'z' in the head is not bound by a positive atom of the body
             p(x, z) :- e(x, y).
                  ^
-        note: every variable of the head, of a negated atom and of a comparison must occur in a positive (non-negated) body atom"""),
+        note: every variable of the head, of a negated atom and of a comparison must occur in a positive (non-negated) body atom"""),  # noqa: E501
     "unsafe negated variable": (
         ".decl e(x: number, y: number)\n.decl p(x: number)\np(x) :- e(x, x), !e(x, w).\n",
         """\
         prog.dl:3:24: error: variable 'w' in a negated atom is not bound by a positive atom of the body
             p(x) :- e(x, x), !e(x, w).
                                    ^
-        note: every variable of the head, of a negated atom and of a comparison must occur in a positive (non-negated) body atom"""),
+        note: every variable of the head, of a negated atom and of a comparison must occur in a positive (non-negated) body atom"""),  # noqa: E501
     "unsafe comparison": (
         ".decl e(x: number, y: number)\n.decl p(x: number)\np(x) :- e(x, x), x < w.\n",
         """\
         prog.dl:3:22: error: variable 'w' in a comparison is not bound by a positive atom of the body
             p(x) :- e(x, x), x < w.
                                  ^
-        note: every variable of the head, of a negated atom and of a comparison must occur in a positive (non-negated) body atom"""),
+        note: every variable of the head, of a negated atom and of a comparison must occur in a positive (non-negated) body atom"""),  # noqa: E501
     "arity against the declaration": (
         ".decl e(x: number, y: number)\n.decl p(x: number)\np(x) :- e(x).\n",
         """\

@@ -61,7 +61,7 @@ def test_datalog_example_on_duckdb(tmp_path):
 
 def test_random_graphs_match(tmp_path):
     rng = np.random.default_rng(3)
-    for seed in range(3):
+    for _ in range(3):
         edges = {(int(a), int(b)) for a, b in rng.integers(0, 25, size=(40, 2))}
         text = "".join(f"E({a}, {b})\n" for a, b in sorted(edges))
         text += "S(x, y) <- E(x, p), E(y, p), x != y\nS(x, y) <- E(x, a), S(a, b), E(y, b)\nS(x, y)?\n"

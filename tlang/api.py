@@ -72,15 +72,30 @@ def expand(program: A.Program, base_dir: Path, seen: tuple[str, ...] = ()) -> A.
 
 
 def run(path_or_source: str | Path, backend: str = "numpy", inputs: dict | None = None,
-        syntax: str | None = None, **options) -> Results:
+        syntax: str | None = None, allowed_paths=(), **options) -> Results:
     """Parse, build and evaluate a program; return its tensors and query answers.
 
-    ``syntax="datalog"`` reads Souffle-style Datalog (the default for ``.dl`` files)."""
+    ``syntax="datalog"`` reads Souffle-style Datalog (the default for ``.dl`` files);
+    ``allowed_paths`` widens the folders its files may come from; ``options`` are
+    ``engine.Options`` fields (``max_iter``, ``timeout``, ``memory_limit``...).  A program
+    nested too deeply for Python's stack is retried on a large one (``tlang.limits``)."""
+    try:
+        return _run(path_or_source, backend, inputs, syntax, allowed_paths, options)
+    except RecursionError:
+        from .limits import run_deep
+        return run_deep(_run, path_or_source, backend, inputs, syntax, allowed_paths, options)
+
+
+def _run(path_or_source, backend, inputs, syntax, allowed_paths, options) -> Results:
     prog, base = load_program(path_or_source, syntax=syntax)
     prog = expand(prog, base)
     if any(d.name in ("minimize", "maximize") for st in prog.statements if isinstance(st, A.Query)
            for d in st.directives):  # train first (tlang.learn), then answer with the learned values
         from .learn import run_learning
         return run_learning(prog, base, backend, inputs, options)
-    ir_prog = build(prog, base, inputs)
+    ir_prog = build(prog, base, inputs, allowed_paths)
+    import os
+    if os.environ.get("TLANG_REWRITE", "1") not in ("0", "", "off", "false"):
+        from .rewrite.compiler import optimise  # the same verified rewrites as the command line
+        ir_prog, _log = optimise(ir_prog)
     return evaluate(ir_prog, Options(backend=backend, **options))

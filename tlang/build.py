@@ -343,6 +343,10 @@ class Builder:
 
     def _unify_ref(self, p: _Proto, r: A.Ref, lhs: bool) -> None:
         for a, ix in enumerate(r.indices):
+            if lhs and isinstance(ix, A.ISlice):
+                raise TlangCheckError("a slice can be read but not written", ix.span or r.span,
+                                      ["write the elements with an index variable, e.g. "
+                                       "W[i] = ... with 'index i : N', or element by element"])
             slot = self._slot(r.name, a)
             span = ix.span or r.span
             if isinstance(ix, A.IVar):

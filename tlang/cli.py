@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     c = sub.add_parser("check", help="check programs statically (no execution)")
     c.add_argument("files", nargs="+")
+    c.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="also allow reading files under DIR")
     f = sub.add_parser("fmt", help="print a program in canonical form")
     f.add_argument("file")
     f.add_argument("--check", action="store_true", help="exit 1 if the file is not canonical")
@@ -55,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=None, help="seconds for the whole run")
     r.add_argument("--verify", action="store_true", help="check on random inputs that the rewritten "
                    "program equals the original (names the rule application at fault)")
-    r.add_argument("--memory-limit", type=str, default=None, help="bytes (suffixes K, M, G)")
+    r.add_argument("--memory-limit", type=str, default=None,
+                   help="bytes (suffixes K, M, G); default: half the available memory (TLANG_MEMORY_LIMIT)")
+    r.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="also allow reading and writing files under DIR (default: the program's folder only)")
     r.add_argument("--quiet", "-q", action="store_true", help="no training progress (also when not a terminal)")
     r.add_argument("--plot", metavar="PNG", default=None, help="save the training loss curve to this image")
     r.add_argument("--syntax", choices=["tl", "datalog"], default=None,
@@ -113,13 +118,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bytes(text: str | None) -> int | None:
-    if text is None:
-        return None
-    mult = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-    t = text.strip().upper().rstrip("B")
-    if t and t[-1] in mult:
-        return int(float(t[:-1]) * mult[t[-1]])
-    return int(float(t))
+    from .limits import parse_bytes
+    return parse_bytes(text)
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None):
@@ -131,7 +131,7 @@ def cmd_check(args) -> int:
     bad = 0
     for path in args.files:
         try:
-            compile_program(Path(path))
+            compile_program(Path(path), allowed_paths=args.allow_path)
             print(f"{path}: ok")
         except TlangError as e:
             print(e.render(), file=sys.stderr)
@@ -165,7 +165,7 @@ def cmd_run(args) -> int:
     from .show import format_answer, format_ir
     token = default_syntax.set(args.syntax)
     try:
-        compiled = compile_program(Path(args.file))
+        compiled = compile_program(Path(args.file), allowed_paths=args.allow_path)
     finally:
         default_syntax.reset(token)
     for stage in args.show:
@@ -198,14 +198,19 @@ def cmd_run(args) -> int:
         from .shard import run_sharded
         results = run_sharded(compiled.ir, args.shard, opts)
     else:
-        results = evaluate(compiled.ir, opts)
+        try:
+            results = evaluate(compiled.ir, opts)
+        except TlangError as e:  # nothing lost: print what was answered before the failure
+            for a in getattr(e, "partial_answers", None) or ():
+                print(json.dumps(a.to_json()) if args.json else format_answer(a), flush=True)
+            raise
     from .outputs import write_stores
     for a in results.answers:
         if args.json:
             print(json.dumps(a.to_json()), flush=True)
         else:
             print(format_answer(a), flush=True)
-    write_stores(compiled.ir, results)
+    write_stores(compiled.ir, results, allowed=args.allow_path)
     return 0
 
 
@@ -296,10 +301,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None or args.command == "repl":
             from .repl import main as repl_main
             return repl_main()
-        return {"check": cmd_check, "fmt": cmd_fmt, "run": cmd_run, "compile": cmd_compile,
+        from .limits import run_deep  # deeply nested programs compile on a large stack
+        return run_deep({"check": cmd_check, "fmt": cmd_fmt, "run": cmd_run, "compile": cmd_compile,
                 "plan": cmd_plan, "grad": cmd_grad,
                 "equiv": cmd_equiv, "explain": cmd_explain,
-                "embed-report": cmd_embed_report, "sql": cmd_sql}[args.command](args)
+                "embed-report": cmd_embed_report, "sql": cmd_sql}[args.command], args)
     except TlangError as e:
         print(e.render(), file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ bodies are joins).  Negation must be stratified.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import numpy as np
 
 from . import ir
 from .lower import Labelled, Lowerer
-from .source import TlangCheckError, TlangResourceError, TlangRuntimeError
+from .source import TlangCheckError, TlangError, TlangResourceError, TlangRuntimeError
 
 COMBINE = {"=": "sum", "+=": "sum", "avg=": "avg", "max=": "max", "min=": "min"}
 
@@ -33,7 +34,7 @@ class Options:
     backend: str = "numpy"
     max_iter: int = 1000
     tol: float = 1e-9
-    memory_limit: int | None = None   # bytes
+    memory_limit: int | None = None   # bytes; None: tlang.limits.default_memory_limit()
     timeout: float | None = None      # seconds
     semi_naive: bool = True
     relational: str = "auto"          # Boolean strata on sparse relations: auto | always | never
@@ -208,6 +209,9 @@ class Engine:
         from .backends import get_backend
         self.prog = prog
         self.opt = options or Options()
+        if self.opt.memory_limit is None:
+            from .limits import default_memory_limit
+            self.opt = dataclasses.replace(self.opt, memory_limit=default_memory_limit())
         self.be = get_backend(self.opt.backend)
         self.values: dict[Any, Any] = {}
         self.by_lhs: dict[str, list[tuple[int, ir.Equation]]] = {}
@@ -228,8 +232,9 @@ class Engine:
                 continue
             n = int(np.prod(info.stored_shape, dtype=object)) * 8
             if n > limit:
+                what = f"'{name}'" if not name.startswith("_cse") else "a subexpression shared by equations"
                 raise TlangResourceError(
-                    f"'{name}' would need {n:,} bytes (shape {info.stored_shape}), over the memory "
+                    f"{what} would need {n:,} bytes (shape {info.stored_shape}), over the memory "
                     f"limit of {limit:,} bytes", info.span, ["raise it with --memory-limit"])
         from .plan_program import check_memory  # every intermediate and contraction plan, before allocation
         prog = self.prog
@@ -259,9 +264,18 @@ class Engine:
             else:
                 self.values[name] = self.be.asarray(np.zeros(info.stored_shape))
         from .plan import memory_scope
-        with memory_scope(self.opt.memory_limit):  # contractions are planned (sliced) under the limit
-            for comp in order:
-                self._component(comp)
+        done: set[str] = set()
+        try:
+            with memory_scope(self.opt.memory_limit):  # contractions are planned (sliced) under the limit
+                for comp in order:
+                    self._component(comp)
+                    done.update(comp)
+        except TlangError as e:  # nothing lost: answer the queries whose tensors were finished
+            finished = {n: result_value(v) if isinstance(v := self.values[n], Relation)
+                        else np.asarray(self.be.to_numpy(v)) for n in done}
+            e.partial_answers = [answer(self.prog, q, finished) for q in self.prog.queries
+                                 if q.tensor in finished]
+            raise
         tensors = {n: result_value(v) if isinstance(v := self.values[n], Relation)
                    else np.asarray(self.be.to_numpy(v)) for n in self.prog.tensors}
         answers = [answer(self.prog, q, tensors) for q in self.prog.queries]
@@ -269,10 +283,15 @@ class Engine:
 
     def _tick(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TlangResourceError(f"the run exceeded its time limit of {self.opt.timeout} s", None,
-                                     ["raise it with --timeout"])
+            eqs = [eq for t in self._current for _, eq in self.by_lhs.get(t, [])]
+            raise TlangResourceError(f"the run exceeded its time limit of {self.opt.timeout} s",
+                                     eqs[0].span if eqs else None,
+                                     [f"while computing {', '.join(self._current)}", "raise it with --timeout"])
+
+    _current: list[str] = []
 
     def _component(self, comp: list[str]) -> None:
+        self._current = comp
         if comp[0] in self.sparse:
             from .relational_rules import run_component
             shapes = {t: self.prog.tensors[t].stored_shape for t in self.prog.tensors}

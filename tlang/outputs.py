@@ -16,15 +16,27 @@ from . import ir
 from .engine import Results
 
 
-def relation_tuples(prog: ir.ProgramIR, name: str, arr: np.ndarray) -> list[tuple]:
-    """The true tuples of a Boolean tensor, as constant names (or positions)."""
+def relation_tuples(prog: ir.ProgramIR, name: str, arr) -> list[tuple]:
+    """The true tuples of a Boolean tensor (a dense array or a sparse ``Relation``), as
+    constant names (``str``) or positions (Python ``int``), in lexicographic order of positions."""
+    from .relational import Relation
     info = prog.tensors[name]
     doms = [prog.domains.get(d) for d in info.domains]
     axes = [a for a in range(len(info.shape)) if a != info.virtual_axis]
-    out = []
-    for pos in zip(*np.nonzero(arr > 0)):
-        out.append(tuple(doms[a].label(int(p)) if doms[a] else int(p) for a, p in zip(axes, pos)))
-    return out
+    if isinstance(arr, Relation):
+        cols = [c.tolist() for c in arr.cols] if arr.shape else []
+        if not arr.shape:
+            return [()] * min(len(arr), 1)
+    else:
+        arr = np.asarray(arr)
+        if arr.ndim == 0:
+            return [()] if arr > 0 else []
+        cols = [c.tolist() for c in np.nonzero(arr > 0)]
+    labelled = []
+    for a, col in zip(axes, cols):
+        d = doms[a]
+        labelled.append([d.label(p) for p in col] if d is not None and d.symbols else col)
+    return list(zip(*labelled))
 
 
 def write_stores(prog: ir.ProgramIR, results: Results, allowed=()) -> list[Path]:

@@ -215,9 +215,7 @@ class Relation:
     def keys(self) -> np.ndarray | None:
         """Sorted unique row-major keys, or None for a wide relation."""
         if self._keys is None and packable(self.shape):
-            if self._cols is None:
-                self._cols = self._csr_cols()
-            self._keys = pack(self._cols, self.shape)
+            self._keys = pack(self._cols, self.shape) if self._cols is not None else self._csr_keys()
         return self._keys
 
     @property
@@ -229,6 +227,14 @@ class Relation:
             else:
                 self._cols = self._csr_cols()
         return self._cols
+
+    def _csr_keys(self) -> np.ndarray:
+        m = self._csr
+        if not m.has_sorted_indices:
+            m.sort_indices()
+        keys = np.repeat(np.arange(m.shape[0], dtype=INT) * INT(m.shape[1]), np.diff(m.indptr))
+        keys += m.indices
+        return keys
 
     def _csr_cols(self) -> tuple[np.ndarray, np.ndarray]:
         m = self._csr
@@ -394,6 +400,8 @@ class Accumulator:
         self.size = 0
         self._wide: Relation | None = None
         self._csr = None  # CSR mode (binary relations, large rounds): everything as one matrix
+        self._small_rounds = 0
+        self._last = 0
         if not packable(self.shape):
             self._wide = first if first is not None else Relation.empty(self.shape)
         elif first is not None and len(first):
@@ -438,10 +446,17 @@ class Accumulator:
             if self._csr is None and many and rel._csr is not None:
                 self._csr = Relation(self.shape, keys=self._collapse()).csr()
                 self.chunks = []
-            elif self._csr is not None and len(rel) * 32 < self.size:
-                keys = Relation.from_csr(self._csr).keys
-                self.chunks = [keys]
-                self._csr = None
+            elif self._csr is not None and len(rel) * 32 < self.size and len(rel) * 10 > self._last * 7:
+                # a long tail of small rounds that do not shrink: sorted chunks make each round
+                # O(new log total) instead of O(total), once converting everything has paid off
+                self._small_rounds += 1
+                if self._small_rounds >= 3:
+                    keys = Relation.from_csr(self._csr).keys
+                    self.chunks = [keys]
+                    self._csr = None
+            else:
+                self._small_rounds = 0
+            self._last = len(rel)
             if self._csr is not None:
                 return Relation.from_csr(rel.csr() > self._csr)
         keys = rel.keys

@@ -231,7 +231,7 @@ def _eval_chain(spec: RuleSpec, chain, rels, get: Lookup, shape) -> Relation:
     j = sizes.index(min(sizes))
     start = rels[chain[j][0]]
     if len(chain) == 2 and start._keys is not None and start._csr is None and \
-            len(start) * 8 <= max(shape):  # a small delta: joined tuple by tuple
+            _fanout(chain, rels, j) <= 4 * max(shape):  # a small delta: joined tuple by tuple
         res = _expand_chain(chain, rels, j, shape)
     else:  # sparse matrix products, left to right
         m = None
@@ -242,10 +242,50 @@ def _eval_chain(spec: RuleSpec, chain, rels, get: Lookup, shape) -> Relation:
         res = Relation.from_csr(m.tocsr()) if chain[1:] or chain[0][1] else rels[chain[0][0]]
     if not spec.neg and not spec.cmps:
         return res
+    if res._csr is not None and all(None not in a.args for a in spec.neg):
+        return _filter_csr(res._csr, spec, get)
     x, y = spec.head_args
     t = Table((x, y), res.cols, len(res))
     t = _filters(t, spec, get, spec.neg, spec.cmps)
     return to_relation(t, spec.head_args, shape, canonical=True)
+
+
+def _filter_csr(m, spec: RuleSpec, get: Lookup) -> Relation:
+    """Comparisons and negated atoms over the two head variables, applied to a CSR matrix's
+    entries in place of their order (the result stays a matrix: no sort)."""
+    import scipy.sparse as sp
+    n0, n1 = m.shape
+    rows = np.repeat(np.arange(n0, dtype=np.int64), np.diff(m.indptr))
+    cols = m.indices.astype(np.int64)
+    col_of = dict(zip(spec.head_args, (rows, cols)))
+    keep = np.ones(len(cols), dtype=bool)
+    for c in spec.cmps:
+        left = col_of[c.left] if isinstance(c.left, str) else c.left
+        right = col_of[c.right] if isinstance(c.right, str) else c.right
+        keep &= compare_mask(c.op, left, right)
+    for a in spec.neg:
+        rel = get(a.tensor)
+        if len(rel):
+            probe = [col_of[v] if isinstance(v, str) else np.full(len(cols), v, dtype=np.int64)
+                     for v in a.args]
+            inside = np.ones(len(cols), dtype=bool)
+            for p, n in zip(probe, rel.shape):
+                inside &= (p >= 0) & (p < n)
+            hit = np.zeros(len(cols), dtype=bool)
+            hit[inside] = rel.contains([p[inside] for p in probe]) if rel.shape else True
+            keep &= ~hit
+    indptr = np.zeros(n0 + 1, dtype=m.indptr.dtype)
+    np.cumsum(np.bincount(rows[keep], minlength=n0), out=indptr[1:])
+    out = sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool), m.indices[keep], indptr), shape=(n0, n1))
+    return Relation.from_csr(out)
+
+
+def _fanout(chain, rels, j: int) -> float:
+    """The expected number of tuples joining the smallest atom with its neighbours."""
+    out = float(len(rels[chain[j][0]]))
+    for k, _ in chain[:j] + chain[j + 1:]:
+        out *= len(rels[k]) / max(1, min(rels[k].shape))
+    return out
 
 
 def _expand_chain(chain, rels, j: int, shape) -> Relation:
@@ -358,10 +398,13 @@ def run_component(comp: list[str], specs: dict[str, list[RuleSpec]], values: dic
     ``("data", key)``); recursive components run semi-naively to their
     fixpoint (Boolean fixpoints always terminate)."""
     members = set(comp)
+    converted: dict[str, Relation] = {}
 
     def get(name: str) -> Relation:
-        v = values.get(name)
-        return as_relation(v) if v is not None else Relation.empty(shapes[name])
+        if name not in converted:  # a dense value from the dense engine: converted once
+            v = values.get(name)
+            converted[name] = as_relation(v) if v is not None else Relation.empty(shapes[name])
+        return converted[name]
 
     base: dict[str, list[Relation]] = {t: [] for t in comp}
     recursive: dict[str, list[RuleSpec]] = {t: [] for t in comp}

@@ -162,7 +162,9 @@ def to_formal(e: ir.Contract | ir.Einsum, extents: dict[str, int], depth: int = 
         strings = tuple(tuple(s) for s in e.inputs)
         out = tuple(e.output)
     else:
-        strings = tuple(ir.free_vars(o) for o in e.operands)
+        # a plain ref reads through its full index string (A[j, j, i] is 'jji': a diagonal)
+        strings = tuple(tuple(ix.vars[0] for ix in o.indices) if isinstance(o, ir.Ref) and _plain(o)
+                        else ir.free_vars(o) for o in e.operands)
         out = e.out
     ops: list[Term] = []
     for o in e.operands:
