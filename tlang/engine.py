@@ -227,6 +227,13 @@ class Engine:
         limit = self.opt.memory_limit
         if limit is None:
             return
+        passed = self.prog.__dict__.setdefault("_memory_ok", set())  # a program re-run is not re-planned
+        if (limit, frozenset(self.sparse)) in passed:
+            return
+        self._predict_memory(limit)
+        passed.add((limit, frozenset(self.sparse)))
+
+    def _predict_memory(self, limit: int) -> None:
         for name, info in self.prog.tensors.items():
             if name in self.sparse:
                 continue
@@ -252,7 +259,9 @@ class Engine:
             self.deadline = time.monotonic() + self.opt.timeout
         from .relational import Relation
         from .relational_rules import plan, result_value
-        order = strata(self.prog)
+        order = self.prog.__dict__.get("_strata")
+        if order is None:
+            order = self.prog.__dict__["_strata"] = strata(self.prog)
         # Boolean strata that run on sparse relations (tlang.relational_rules), never allocated dense
         self.sparse = plan(self.prog, order, self.by_lhs, self.eq_extents, self.opt.relational)
         self._check_memory()
