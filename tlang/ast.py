@@ -235,6 +235,19 @@ ASSIGN_OPS = ("=", "+=", "max=", "min=", "avg=")
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=")
 
 
+def defined_name(st: Stmt) -> str | None:
+    """The tensor a statement defines (an equation's LHS, a rule's head, a fact, a load)."""
+    if isinstance(st, Equation):
+        return st.lhs.name
+    if isinstance(st, Rule):
+        return st.head.name
+    if isinstance(st, Fact):
+        return st.atom.name
+    if isinstance(st, Load):
+        return st.target.name
+    return None
+
+
 def walk(node: object):
     """Yield ``node`` and every AST node below it (depth first)."""
     if isinstance(node, Node):

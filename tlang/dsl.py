@@ -83,16 +83,7 @@ def _is_data(st: A.Stmt) -> bool:
     return False
 
 
-def _defines(st: A.Stmt) -> str | None:
-    if isinstance(st, A.Equation):
-        return st.lhs.name
-    if isinstance(st, A.Rule):
-        return st.head.name
-    if isinstance(st, A.Fact):
-        return st.atom.name
-    if isinstance(st, A.Load):
-        return st.target.name
-    return None
+_defines = A.defined_name
 
 
 def _names_used(stmts: Iterable[A.Stmt]) -> set[str]:

@@ -33,16 +33,7 @@ from .grad import GradProgram, dependencies, gradient_program
 # ------------------------------------------------------------- programs
 
 
-def _defines(st: A.Stmt) -> str | None:
-    if isinstance(st, A.Equation):
-        return st.lhs.name
-    if isinstance(st, A.Rule):
-        return st.head.name
-    if isinstance(st, A.Fact):
-        return st.atom.name
-    if isinstance(st, A.Load):
-        return st.target.name
-    return None
+_defines = A.defined_name
 
 
 def _has_symbols(st: A.Stmt) -> bool:
