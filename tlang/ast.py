@@ -250,11 +250,11 @@ def defined_name(st: Stmt) -> str | None:
 
 def walk(node: object):
     """Yield ``node`` and every AST node below it (depth first)."""
-    if isinstance(node, Node):
-        yield node
-        for name in node.__dataclass_fields__:
-            if name != "span":
-                yield from walk(getattr(node, name))
-    elif isinstance(node, tuple):
-        for item in node:
-            yield from walk(item)
+    stack = [node]  # an explicit stack: nested generators would make deep trees quadratic
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Node):
+            yield n
+            stack.extend(reversed([getattr(n, f) for f in n.__dataclass_fields__ if f != "span"]))
+        elif isinstance(n, tuple):
+            stack.extend(reversed(n))

@@ -246,7 +246,7 @@ class Builder:
         elif lhs.boolean:
             self.boolean.setdefault(lhs.name, span)
         p.slices = sum(1 for r in _refs(rhs) for ix in r.indices if isinstance(ix, A.ISlice))
-        if lhs.indices or p.slices:  # a slice on the right keeps its axis: appended to the LHS
+        if lhs.indices or lhs.boolean or p.slices:  # a slice on the right keeps its axis: appended
             extra = tuple(A.IVar(f"_s{k}") for k in range(p.slices))
             self._note_arity(A.Ref(lhs.name, lhs.indices + extra, lhs.boolean, span=lhs.span))
         for ix in lhs.indices:

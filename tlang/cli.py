@@ -188,6 +188,8 @@ def cmd_run(args) -> int:
     if wants_learning(compiled.expanded):  # @minimize/@maximize: train, then answer with the learned values
         from .learn import train_program
         compiled.ir = train_program(compiled, backend=args.backend, quiet=args.quiet, plot=args.plot)[0]
+    from .outputs import store_paths
+    store_paths(compiled.ir, args.allow_path)  # refuse an output path outside the folder before running
     opts = Options(backend=args.backend, max_iter=args.max_iter, timeout=args.timeout,
                    memory_limit=_bytes(args.memory_limit), x64=args.x64 or None,
                    relational=args.relational)

@@ -266,8 +266,13 @@ class ProgramIR:
         return self.var_extents[(eq_index, var)]
 
 
-def free_vars(e: Expr) -> tuple[str, ...]:
-    """The free index variables of an expression, in a deterministic order."""
+def free_vars(e: Expr, memo: dict[int, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    """The free index variables of an expression, in a deterministic order.
+
+    ``memo`` (keyed by node id, valid while the nodes live) makes repeated calls on the
+    nodes of one deep expression linear instead of quadratic."""
+    if memo is not None and id(e) in memo:
+        return memo[id(e)]
     out: list[str] = []
 
     def add(v: str) -> None:
@@ -285,22 +290,24 @@ def free_vars(e: Expr) -> tuple[str, ...]:
         add(e.var)
     elif isinstance(e, Map):
         for a in e.args:
-            for v in free_vars(a):
+            for v in free_vars(a, memo):
                 add(v)
     elif isinstance(e, Contract):
         for v in e.out:
             add(v)
     elif isinstance(e, Normalize):
-        for v in free_vars(e.arg):
+        for v in free_vars(e.arg, memo):
             add(v)
     elif isinstance(e, Concat):
-        for v in free_vars(e.arg):
+        for v in free_vars(e.arg, memo):
             if v not in e.merge:
                 add(v)
         add(e.into)
     elif isinstance(e, Einsum):
         for v in dict.fromkeys(e.output):
             add(v)
+    if memo is not None:
+        memo[id(e)] = tuple(out)
     return tuple(out)
 
 

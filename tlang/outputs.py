@@ -14,6 +14,7 @@ import numpy as np
 from . import io as tio
 from . import ir
 from .engine import Results
+from .source import TlangFileError
 
 
 def relation_tuples(prog: ir.ProgramIR, name: str, arr) -> list[tuple]:
@@ -39,10 +40,23 @@ def relation_tuples(prog: ir.ProgramIR, name: str, arr) -> list[tuple]:
     return list(zip(*labelled))
 
 
+def store_paths(prog: ir.ProgramIR, allowed=()) -> list[Path]:
+    """The resolved path of each ``"out.csv" = Y``; a refused path is an error located at its
+    statement (``tlang run`` calls this before running, so a bad path costs no computation)."""
+    out = []
+    for st in prog.stores:
+        try:
+            out.append(tio.resolve_path(st.path, prog.base_dir, allowed))
+        except TlangFileError as e:
+            if e.span is not None or st.span is None:
+                raise
+            raise TlangFileError(e.message, st.span, e.notes) from None
+    return out
+
+
 def write_stores(prog: ir.ProgramIR, results: Results, allowed=()) -> list[Path]:
     written = []
-    for st in prog.stores:
-        path = tio.resolve_path(st.path, prog.base_dir, allowed)
+    for st, path in zip(prog.stores, store_paths(prog, allowed)):
         arr = results.tensors[st.tensor]
         if prog.tensors[st.tensor].boolean and path.suffix.lower() not in (".npy", ".npz"):
             tio.write_facts(path, relation_tuples(prog, st.tensor, arr))

@@ -397,6 +397,8 @@ def _search(optimize: Any, inputs, output, size_dict, memory_limit, time_budget)
     if isinstance(key, tuple):
         return list(key), "explicit"
     if isinstance(key, str):
+        if len(inputs) == 1:  # nothing to order (opt_einsum's random-greedy fails on one operand)
+            return [(0,)], key
         if key == "auto" and _OPTIMIZERS.get("auto") is auto:  # (unless a user replaced it)
             return _auto(inputs, output, size_dict, memory_limit, time_budget)
         return get_optimizer(key)(inputs, output, size_dict, memory_limit), key

@@ -48,13 +48,18 @@ def _children(e: ir.Expr) -> tuple[ir.Expr, ...]:
 
 def _walk(e: ir.Expr) -> Iterator[ir.Expr]:
     """Subexpressions in evaluation order (operands before the node)."""
-    for c in _children(e):
-        yield from _walk(c)
-    yield e
+    stack: list[tuple[ir.Expr, bool]] = [(e, False)]  # explicit: deep expressions stay linear
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            yield node
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(_children(node)))
 
 
-def _vars(e: ir.Expr, fixed: frozenset[str]) -> tuple[str, ...]:
-    return tuple(v for v in ir.free_vars(e) if v not in fixed)
+def _vars(e: ir.Expr, fixed: frozenset[str], memo: dict | None = None) -> tuple[str, ...]:
+    return tuple(v for v in ir.free_vars(e, memo) if v not in fixed)
 
 
 def _describe(e: ir.Expr, vars_: tuple[str, ...]) -> str:
@@ -161,12 +166,12 @@ def format_plan(reports: list[ContractionReport], prog: ir.ProgramIR | None = No
     return "\n".join(lines)
 
 
-def _new_bytes(e: ir.Expr, fixed, ext) -> int:
+def _new_bytes(e: ir.Expr, fixed, ext, memo: dict | None = None) -> int:
     """Bytes newly allocated for the value of ``e`` (a stored tensor or a scalar: none)."""
     if isinstance(e, ir.Const) or (isinstance(e, ir.Ref) and all(
             isinstance(ix, ir.IAffine) and ix.is_var() for ix in e.indices)):
         return 0
-    return math.prod(ext.get(v, 1) for v in _vars(e, fixed)) * ITEMSIZE
+    return math.prod(ext.get(v, 1) for v in _vars(e, fixed, memo)) * ITEMSIZE
 
 
 def check_memory(prog: ir.ProgramIR, limit: int) -> None:
@@ -177,8 +182,9 @@ def check_memory(prog: ir.ProgramIR, limit: int) -> None:
     for k, eq in enumerate(prog.equations):
         fixed = frozenset([eq.virtual[0]]) if eq.virtual else frozenset()
         ext = extents.get(k, {})
+        memo: dict[int, tuple[str, ...]] = {}  # free variables by node id: linear on deep expressions
         for node in _walk(eq.rhs):
-            kids = sum(_new_bytes(c, fixed, ext) for c in _children(node))
+            kids = sum(_new_bytes(c, fixed, ext, memo) for c in _children(node))
             span = node.span or eq.span
             if isinstance(node, ir.Contract) and _uses_einsum(node.semiring):
                 terms, out, shapes, text = _einsum_of(node, fixed, ext)
@@ -189,7 +195,7 @@ def check_memory(prog: ir.ProgramIR, limit: int) -> None:
                 need, what = kids + _broadcast_elements(node, fixed, ext) * ITEMSIZE, \
                     f"the broadcast product of its {node.semiring} contraction"
             else:
-                need, what = kids + _new_bytes(node, fixed, ext), "an intermediate"
+                need, what = kids + _new_bytes(node, fixed, ext, memo), "an intermediate"
             if need > limit:
                 shape = {v: ext.get(v, 1) for v in _vars(node, fixed)}
                 raise TlangResourceError(

@@ -74,6 +74,18 @@ def unpack(keys: np.ndarray, shape: Sequence[int]) -> tuple[np.ndarray, ...]:
     return tuple(out[::-1])
 
 
+def unique_keys(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of a 1-D integer array (a sort and a mask: much faster than
+    ``np.unique``'s hashing on int64)."""
+    k = np.sort(np.asarray(keys, dtype=INT))
+    if len(k) < 2:
+        return k
+    keep = np.empty(len(k), dtype=bool)
+    keep[0] = True
+    np.not_equal(k[1:], k[:-1], out=keep[1:])
+    return k[keep]
+
+
 def merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Merge two sorted, disjoint key arrays in linear time."""
     if len(a) == 0:
@@ -150,7 +162,7 @@ class Relation:
         """From row-major keys (sorted and unique if ``canonical``)."""
         keys = np.asarray(keys, dtype=INT)
         if not canonical:
-            keys = np.unique(keys)
+            keys = unique_keys(keys)
         return cls(shape, keys=keys)
 
     @classmethod
@@ -346,7 +358,7 @@ class Relation:
         if self._csr is not None and other._csr is not None:
             return Relation.from_csr(self._csr + other._csr)
         if self.keys is not None:
-            return Relation(self.shape, keys=np.union1d(self.keys, other.keys))
+            return Relation(self.shape, keys=unique_keys(np.concatenate([self.keys, other.keys])))
         return Relation.from_columns(self.shape, [np.concatenate([a, b]) for a, b in
                                                   zip(self.cols, other.cols)])
 
@@ -386,12 +398,28 @@ def as_relation(value, span=None) -> Relation:
 
 # --------------------------------------------------------------- accumulator
 
-class Accumulator:
-    """An append-only set of keys for semi-naive fixpoints.
+def _sample(m, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Which cells (rows[k], cols[k]) of a Boolean CSR matrix are true (looked up in its rows)."""
+    from scipy.sparse import _sparsetools
+    idx = m.indices.dtype
+    out = np.zeros(len(rows), dtype=m.dtype)
+    _sparsetools.csr_sample_values(m.shape[0], m.shape[1], m.indptr, m.indices, m.data, len(rows),
+                                   rows.astype(idx), cols.astype(idx), out)
+    return out.astype(bool)
 
-    Sorted disjoint chunks whose sizes shrink geometrically (a log-structured
-    merge), so adding the new facts of a round and testing candidates against
-    everything known cost O(new * log total), not O(total), per round.
+
+class Accumulator:
+    """An append-only set of tuples for semi-naive fixpoints.
+
+    Facts are held as sorted disjoint chunks of keys whose sizes shrink
+    geometrically (a log-structured merge), so adding a round's new facts and
+    testing candidates against everything known cost O(new log total), not
+    O(total), per round.  A binary relation also keeps a *base* CSR matrix:
+    a round with many candidates is compared with it row by row (a linear
+    merge, as scipy compares matrices) and its new facts are added to it,
+    while a round with few candidates looks them up in its rows and adds them
+    to the chunks -- so neither a long tail of small rounds nor a burst of
+    large ones costs more than it must, and nothing is ever converted back.
     """
 
     def __init__(self, shape: Sequence[int], first: Relation | None = None) -> None:
@@ -399,9 +427,7 @@ class Accumulator:
         self.chunks: list[np.ndarray] = []
         self.size = 0
         self._wide: Relation | None = None
-        self._csr = None  # CSR mode (binary relations, large rounds): everything as one matrix
-        self._small_rounds = 0
-        self._last = 0
+        self._base = None          # binary relations: a CSR matrix of facts not in the chunks
         if not packable(self.shape):
             self._wide = first if first is not None else Relation.empty(self.shape)
         elif first is not None and len(first):
@@ -414,6 +440,19 @@ class Accumulator:
             self.chunks.append(merge_sorted(a, b))
         return self.chunks[0] if self.chunks else np.zeros(0, dtype=INT)
 
+    def _fold(self) -> None:
+        """Move the chunks into the base matrix."""
+        if self.chunks or self._base is None:
+            m = Relation(self.shape, keys=self._collapse()).csr()
+            self._base = m if self._base is None else self._base + m
+            self.chunks = []
+
+    def _many(self, rel: Relation) -> bool:
+        """Whether a round is compared matrix-wise: candidates (from a matrix product) that
+        cost more to look up one by one (each scans its row) than merging every row does."""
+        n, rows = len(rel), self.shape[0]
+        return rel._csr is not None and (n >= 8 * rows or (n * 4 >= self.size and n >= rows // 8))
+
     def add(self, rel: Relation) -> None:
         """Add facts known to be new (disjoint from what is held)."""
         if self._wide is not None:
@@ -422,8 +461,8 @@ class Accumulator:
         if len(rel) == 0:
             return
         self.size += len(rel)
-        if self._csr is not None:
-            self._csr = self._csr + rel.csr()
+        if self._base is not None and rel._csr is not None and rel._keys is None:
+            self._base = self._base + rel._csr
             return
         self.chunks.append(rel.keys)
         while len(self.chunks) > 1 and len(self.chunks[-2]) <= 2 * len(self.chunks[-1]):
@@ -432,47 +471,29 @@ class Accumulator:
             self.chunks.append(merge_sorted(a, b))
 
     def new_only(self, rel: Relation) -> Relation:
-        """The facts of ``rel`` not held yet.
-
-        Binary relations switch to CSR mode while the candidates are many compared with
-        what is held (a linear merge per row, as scipy compares matrices) and back to
-        sorted chunks when they are few (binary search per candidate)."""
+        """The facts of ``rel`` not held yet."""
         if self._wide is not None:
             return rel.difference(self._wide)
         if len(rel) == 0:
             return rel
-        if len(self.shape) == 2:
-            many = len(rel) * 4 >= self.size
-            if self._csr is None and many and rel._csr is not None:
-                self._csr = Relation(self.shape, keys=self._collapse()).csr()
-                self.chunks = []
-            elif self._csr is not None and len(rel) * 32 < self.size and len(rel) * 10 > self._last * 7:
-                # a long tail of small rounds that do not shrink: sorted chunks make each round
-                # O(new log total) instead of O(total), once converting everything has paid off
-                self._small_rounds += 1
-                if self._small_rounds >= 3:
-                    keys = Relation.from_csr(self._csr).keys
-                    self.chunks = [keys]
-                    self._csr = None
-            else:
-                self._small_rounds = 0
-            self._last = len(rel)
-            if self._csr is not None:
-                return Relation.from_csr(rel.csr() > self._csr)
+        if len(self.shape) == 2 and self._many(rel):
+            self._fold()
+            return Relation.from_csr(rel.csr() > self._base)
         keys = rel.keys
-        if len(keys) == 0:
-            return rel
         keep = np.ones(len(keys), dtype=bool)
+        if self._base is not None and self._base.nnz:
+            keep &= ~_sample(self._base, *rel.cols)
         for ch in self.chunks:
             keep &= ~sorted_member(ch, keys)
         return rel if keep.all() else Relation(self.shape, keys=keys[keep])
 
     def relation(self) -> Relation:
-        """Everything held, as one Relation (collapses the chunks)."""
+        """Everything held, as one Relation."""
         if self._wide is not None:
             return self._wide
-        if self._csr is not None:
-            return Relation.from_csr(self._csr)
+        if self._base is not None:
+            self._fold()
+            return Relation.from_csr(self._base)
         return Relation(self.shape, keys=self._collapse())
 
     def __len__(self) -> int:
@@ -550,7 +571,7 @@ def project(t: Table, keep: Sequence[str], extents: dict[str, int]) -> Table:
         return Table(keep, tuple(np.zeros(0, dtype=INT) for _ in keep), 0)
     code = _codes(cols, ext)
     if code is not None:
-        u = np.unique(code)
+        u = unique_keys(code)
         out = unpack(u, ext)
     else:
         out = _lexsort_unique(cols)

@@ -40,6 +40,7 @@ from .relational import (
     join,
     project,
     to_relation,
+    unique_keys,
 )
 
 Arg = str | int          # a variable name or a constant position
@@ -295,21 +296,18 @@ def _expand_chain(chain, rels, j: int, shape) -> Relation:
     u, v = rels[k].cols
     if transposed:
         u, v = v, u
-    for k, transposed in chain[j + 1:]:   # rightwards: v -> its successors
-        m = rels[k].csr_t() if transposed else rels[k].csr()
-        u, v = expand(u, v, m.indptr, m.indices)
-        u, v = _dedupe(u, v, m.shape[1])
-    for k, transposed in reversed(chain[:j]):  # leftwards: u -> its predecessors
-        m = rels[k].csr() if transposed else rels[k].csr_t()
-        v, u = expand(v, u, m.indptr, m.indices)
-        u, v = _dedupe(u, v, shape[1])
-    keys = np.unique(u * np.int64(shape[1]) + v)
-    return Relation(shape, keys=keys)
-
-
-def _dedupe(u: np.ndarray, v: np.ndarray, nv: int) -> tuple[np.ndarray, np.ndarray]:
-    keys = np.unique(u * np.int64(nv) + v)
-    return np.divmod(keys, np.int64(nv))
+    steps = [(k, t, True) for k, t in chain[j + 1:]] + [(k, t, False) for k, t in reversed(chain[:j])]
+    for step, (k, transposed, rightwards) in enumerate(steps):
+        if rightwards:   # v -> its successors
+            m = rels[k].csr_t() if transposed else rels[k].csr()
+            u, v = expand(u, v, m.indptr, m.indices)
+        else:            # u -> its predecessors
+            m = rels[k].csr() if transposed else rels[k].csr_t()
+            v, u = expand(v, u, m.indptr, m.indices)
+        if step < len(steps) - 1:
+            nv = m.shape[1] if rightwards else shape[1]
+            u, v = np.divmod(unique_keys(u * np.int64(nv) + v), np.int64(nv))
+    return Relation(shape, keys=unique_keys(u * np.int64(shape[1]) + v))
 
 
 def _filters(t: Table, spec: RuleSpec, get: Lookup, negs, cmps) -> Table:
@@ -382,7 +380,7 @@ def union_all(shape, rels: list[Relation]) -> Relation:
             m = m + r._csr
         return Relation.from_csr(m)
     if rels[0].keys is not None:
-        return Relation(shape, keys=np.unique(np.concatenate([r.keys for r in rels])))
+        return Relation(shape, keys=unique_keys(np.concatenate([r.keys for r in rels])))
     out = rels[0]
     for r in rels[1:]:
         out = out.union(r)
