@@ -13,7 +13,8 @@ from tlang.api import run
 from tlang.build import build
 from tlang.engine import Options, evaluate
 from tlang.parse import parse
-from tlang.relational import Accumulator, Relation, Table, antijoin, atom_table, join, merge_sorted, project
+from tlang.relational import Accumulator, Relation, merge_sorted
+from tlang.relational_tables import Table, antijoin, atom_table, join, project
 from tlang.source import TlangResourceError
 
 # ------------------------------------------------------------------ storage

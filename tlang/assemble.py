@@ -58,6 +58,8 @@ def _only_relations(b: Builder, key: tuple) -> bool:
 def _extent_of(b: Builder, key: tuple, what: str, span) -> int:
     n = b.solver.extent(key)
     if n is None and _only_relations(b, key):
+        c = b.solver.cls(key)  # settled for every later reader of the class (slices, constants)
+        c.extent, c.why = 0, "no fact, file or constant gives it a value"
         return 0
     if n is None:
         raise TlangShapeError(f"cannot infer the extent of {what}", span,

@@ -27,12 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ir
-from .relational import (
-    Accumulator,
-    Relation,
+from .relational import Accumulator, Relation, as_relation, unique_keys
+from .relational_tables import (
     Table,
     antijoin,
-    as_relation,
     atom_table,
     compare_mask,
     domain_table,
@@ -40,7 +38,6 @@ from .relational import (
     join,
     project,
     to_relation,
-    unique_keys,
 )
 
 Arg = str | int          # a variable name or a constant position
