@@ -434,18 +434,6 @@ def parse_datalog(text: str, name: str = "<input>") -> A.Program:
 
 def parse_datalog_file(path) -> A.Program:
     """Read and parse a ``.dl`` file (a ``TlangFileError`` if it cannot be read)."""
-    from pathlib import Path
-
-    from .source import TlangFileError
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TlangFileError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise TlangFileError(f"{path} is a directory, not a program file") from None
-    except UnicodeDecodeError as e:
-        raise TlangFileError(f"{path} is not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise TlangFileError(f"cannot read {path}: {e.strerror}") from None
+    from .source import read_program_text
+    text = read_program_text(path)
     return parse_datalog(text, str(path))

@@ -508,16 +508,6 @@ def parse(text: str | Source, name: str = "<input>") -> A.Program:
 
 def parse_file(path: str | Path) -> A.Program:
     """Read and parse a .tl file (raises ``TlangFileError`` if unreadable)."""
-    from .source import TlangFileError
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TlangFileError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise TlangFileError(f"{path} is a directory, not a program file") from None
-    except UnicodeDecodeError as e:
-        raise TlangFileError(f"{path} is not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise TlangFileError(f"cannot read {path}: {e.strerror}") from None
+    from .source import read_program_text
+    text = read_program_text(path)
     return parse(Source(str(path), text))

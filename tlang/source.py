@@ -154,3 +154,18 @@ class TlangErrors(TlangError):
 
     def render(self) -> str:
         return "\n".join(e.render() for e in self.errors)
+
+
+def read_program_text(path) -> str:
+    """The UTF-8 text of a program file, or a ``TlangFileError`` that says why not."""
+    from pathlib import Path
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TlangFileError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise TlangFileError(f"{path} is a directory, not a program file") from None
+    except UnicodeDecodeError as e:
+        raise TlangFileError(f"{path} is not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise TlangFileError(f"cannot read {path}: {e.strerror}") from None
