@@ -235,6 +235,36 @@ ASSIGN_OPS = ("=", "+=", "max=", "min=", "avg=")
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=")
 
 
+class NotAnIndex(Exception):
+    """``expr_to_index`` met ``node``, which is not an index (``reason``: 'float' or 'other')."""
+
+    def __init__(self, node: Expr, reason: str) -> None:
+        super().__init__(reason)
+        self.node, self.reason = node, reason
+
+
+def expr_to_index(e: Expr) -> IndexExpr:
+    """An expression written in index position as an index expression: lowercase names are
+    variables, capitalised names, integers and strings constants, ``+ - /`` index arithmetic.
+    Shared by the parser and the Python DSL, which word their own errors (``NotAnIndex``)."""
+    if isinstance(e, Name):
+        if e.name[0].isupper():
+            return IConst(e.name, span=e.span)
+        return IVar(e.name, span=e.span)
+    if isinstance(e, Num):
+        if isinstance(e.value, float):
+            raise NotAnIndex(e, "float")
+        return IConst(e.value, span=e.span)
+    if isinstance(e, Str):
+        return IConst(e.value, quoted=True, span=e.span)
+    if isinstance(e, Unary) and e.op == "-" and isinstance(e.operand, Num) \
+            and isinstance(e.operand.value, int):
+        return IConst(-e.operand.value, span=e.span)
+    if isinstance(e, Binary) and e.op in ("+", "-", "/"):
+        return IBin(e.op, expr_to_index(e.left), expr_to_index(e.right), span=e.span)
+    raise NotAnIndex(e, "other")
+
+
 def defined_name(st: Stmt) -> str | None:
     """The tensor a statement defines (an equation's LHS, a rule's head, a fact, a load)."""
     if isinstance(st, Equation):

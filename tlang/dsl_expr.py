@@ -118,25 +118,16 @@ def as_expr(x: Any, span: Span | None = None) -> A.Expr:
 
 
 def _node_index(e: A.Expr, span: Span | None) -> A.IndexExpr:
-    """An expression AST as an index, exactly as ``parse._ToAst._index`` converts it."""
-    if isinstance(e, A.Name):
-        if e.name[0].isupper():
-            return A.IConst(e.name, span=e.span)
-        return A.IVar(e.name, span=e.span)
-    if isinstance(e, A.Num):
-        if isinstance(e.value, float):
-            raise TlangCheckError(f"index {e.value!r} is not an integer", e.span or span)
-        return A.IConst(e.value, span=e.span)
-    if isinstance(e, A.Str):
-        return A.IConst(e.value, quoted=True, span=e.span)
-    if isinstance(e, A.Unary) and e.op == "-" and isinstance(e.operand, A.Num) \
-            and isinstance(e.operand.value, int):
-        return A.IConst(-e.operand.value, span=e.span)
-    if isinstance(e, A.Binary) and e.op in ("+", "-", "/"):
-        return A.IBin(e.op, _node_index(e.left, span), _node_index(e.right, span), span=e.span)
-    raise TlangCheckError(f"'{format_expr(e)}' is not an index", e.span or span,
-                          ["indices are index variables (tl.indices), constants (\"Alice\", 0), "
-                           "i + 1, x // S, tl.virtual(t) + 1, p.norm, or slices like 1:4"])
+    """An expression AST as an index, exactly as the parser converts it (``ast.expr_to_index``)."""
+    try:
+        return A.expr_to_index(e)
+    except A.NotAnIndex as bad:
+        node = bad.node
+        if bad.reason == "float":
+            raise TlangCheckError(f"index {node.value!r} is not an integer", node.span or span) from None
+        raise TlangCheckError(f"'{format_expr(node)}' is not an index", node.span or span,
+                              ["indices are index variables (tl.indices), constants (\"Alice\", 0), "
+                               "i + 1, x // S, tl.virtual(t) + 1, p.norm, or slices like 1:4"]) from None
 
 
 def as_index(x: Any, span: Span | None = None) -> A.IndexExpr:

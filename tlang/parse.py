@@ -111,25 +111,14 @@ class _ToAst(Transformer):
             if arg.kind in ("virtual", "slice"):
                 return arg.value
             self._err("a keyword argument cannot be an index", arg.span)
-        e = self._as_expr(arg)
-        if isinstance(e, A.Name):
-            if e.name[0].isupper():
-                return A.IConst(e.name, span=e.span)
-            return A.IVar(e.name, span=e.span)
-        if isinstance(e, A.Num):
-            if isinstance(e.value, float):
-                self._err(f"index {e.value!r} is not an integer", e.span)
-            return A.IConst(e.value, span=e.span)
-        if isinstance(e, A.Str):
-            return A.IConst(e.value, quoted=True, span=e.span)
-        if isinstance(e, A.Unary) and e.op == "-" and isinstance(e.operand, A.Num) \
-                and isinstance(e.operand.value, int):
-            return A.IConst(-e.operand.value, span=e.span)
-        if isinstance(e, A.Binary) and e.op in ("+", "-", "/"):
-            return A.IBin(e.op, self._index(e.left), self._index(e.right), span=e.span)
-        self._err("this is not an index", getattr(e, "span", None),
-                  "indices are variables (i, p'), constants (Alice, 0, \"bob\"), "
-                  "i+1, x+dx, x/S, virtual *t, or slices like 1:4")
+        try:
+            return A.expr_to_index(self._as_expr(arg))
+        except A.NotAnIndex as bad:
+            if bad.reason == "float":
+                self._err(f"index {bad.node.value!r} is not an integer", bad.node.span)
+            self._err("this is not an index", getattr(bad.node, "span", None),
+                      "indices are variables (i, p'), constants (Alice, 0, \"bob\"), "
+                      "i+1, x+dx, x/S, virtual *t, or slices like 1:4")
 
     def _expr(self, arg) -> A.Expr:
         if isinstance(arg, _Arg):
