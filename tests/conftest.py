@@ -19,3 +19,17 @@ def pytest_collection_modifyitems(config, items) -> None:
     skip = pytest.mark.skip(reason="no CUDA GPU on this machine")
     for item in gpu:
         item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def fake_gpu():
+    """The NumPy-backed cupy stand-in (tests/fake_cupy.py), installed for one test module."""
+    import sys
+
+    import fake_cupy
+    mp = pytest.MonkeyPatch()
+    fake_cupy.forget_backends()
+    fake_cupy.install(mp, devices=1)
+    yield sys.modules["cupy"]
+    mp.undo()
+    fake_cupy.forget_backends()

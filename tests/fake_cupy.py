@@ -86,3 +86,11 @@ def install(monkeypatch, devices: int = 1) -> types.ModuleType:
     monkeypatch.setitem(__import__("sys").modules, "cupy", cupy)
     monkeypatch.setitem(__import__("sys").modules, "cupyx", cupyx)
     return cupy
+
+
+def forget_backends() -> None:
+    """Drop tlang's cached cupy/jax backend objects and generated code (so the stand-in is seen)."""
+    from tlang import backends, codegen
+    backends._cache.pop("cupy", None)
+    backends._cache.pop("jax", None)
+    codegen.clear_caches()

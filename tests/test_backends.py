@@ -53,21 +53,7 @@ def same_results(want: engine.Results, got: engine.Results, tol: str = "float64"
             assert a.value == b.value, a.query
 
 
-def _forget_backends() -> None:
-    backends._cache.pop("cupy", None)
-    backends._cache.pop("jax", None)
-    codegen.clear_caches()
-
-
-@pytest.fixture(scope="module")
-def fake_gpu():
-    """The cupy stand-in, installed for this module's cupy tests."""
-    mp = pytest.MonkeyPatch()
-    _forget_backends()
-    fake_cupy.install(mp, devices=1)
-    yield sys.modules["cupy"]
-    mp.undo()
-    _forget_backends()
+_forget_backends = fake_cupy.forget_backends  # the fake_gpu fixture is in conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ Derandomised; ``TLANG_FUZZ=1`` runs ten times as many programs.
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 
 import fake_cupy
@@ -42,7 +41,7 @@ from test_differential import (
     same_answers,
 )
 
-from tlang import api, backends, codegen, einsum_api, engine, reference
+from tlang import api, codegen, einsum_api, engine, reference
 from tlang import plan as P
 from tlang.build import build
 from tlang.parse import parse
@@ -66,19 +65,7 @@ def fuzz(n: int):
                     suppress_health_check=list(HealthCheck))
 
 
-def _forget_backends() -> None:
-    backends._cache.pop("cupy", None)
-    codegen.clear_caches()
-
-
-@pytest.fixture(scope="module")
-def fake_gpu():
-    mp = pytest.MonkeyPatch()
-    _forget_backends()
-    fake_cupy.install(mp, devices=1)
-    yield sys.modules["cupy"]
-    mp.undo()
-    _forget_backends()
+_forget_backends = fake_cupy.forget_backends  # the fake_gpu fixture is in conftest.py
 
 
 def _use_optimizer(name: str) -> None:
