@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlang import api, engine, ir, reference
+from tlang import api, engine, ir, ir_literal as reference
 from tlang.build import build
 from tlang.parse import parse
 

@@ -239,7 +239,7 @@ class Prover:
         return str(p)
 
     def _child(self, atom: ir.Expr, binding: dict[str, int]) -> Proof:
-        from .reference import position
+        from .ir_literal import position
         if isinstance(atom, ir.Ref) and self.prog.tensors[atom.tensor].boolean:
             pos = tuple(position(ix, binding) for ix in atom.indices)
             return self._prove(atom.tensor, pos)
@@ -294,7 +294,7 @@ def explain(prog: ir.ProgramIR, tensors: dict[str, Any], q: ir.QueryIR,
     prover = Prover(prog, tensors, fact_spans)
     arr = np.asarray(tensors[q.tensor])
     extents = dict(q.extents)
-    from .reference import position
+    from .ir_literal import position
     tuples = []
     for combo in product(*(range(extents[v]) for v in q.free)):
         a = dict(zip(q.free, combo))

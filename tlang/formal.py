@@ -396,7 +396,7 @@ class _Unknown(FormalError):
 def _plus_values(vals: list[np.ndarray], sr: str, method: str) -> np.ndarray:
     S = ir.SEMIRINGS[sr]
     if method == "reference":
-        from .reference import PLUS
+        from .ir_literal import PLUS
         flat = [v.ravel().tolist() for v in vals]
         out = [PLUS[S.plus](list(col)) for col in zip(*flat)]
         return np.array(out, dtype=float).reshape(vals[0].shape)
@@ -405,7 +405,7 @@ def _plus_values(vals: list[np.ndarray], sr: str, method: str) -> np.ndarray:
 
 def _apply_values(fn: str, vals: list[np.ndarray], method: str) -> np.ndarray:
     if method == "reference":
-        from .reference import OPS
+        from .ir_literal import OPS
         flat = [v.ravel().tolist() for v in vals]
         out = [OPS[fn](*col) for col in zip(*flat)]
         return np.array(out, dtype=float).reshape(vals[0].shape)
@@ -416,7 +416,7 @@ def _apply_values(fn: str, vals: list[np.ndarray], method: str) -> np.ndarray:
 
 def _reference_ein(e: Ein, arrays: list[np.ndarray], ext: dict[str, int]) -> np.ndarray:
     """E[p] = (+)_{a: a(I)=p} (x)_k T_k[a(I_k)], literally, with Python floats."""
-    from .reference import PLUS, TIMES
+    from .ir_literal import PLUS, TIMES
     S = ir.SEMIRINGS[e.semiring]
     plus, times = PLUS[S.plus], TIMES[S.times]
     tensors = [(a.ravel().tolist(), a.shape) for a in arrays]

@@ -1,11 +1,14 @@
-"""Reference interpreter: the formal semantics of DESIGN.md section 4, executed literally.
+"""The IR executed literally: the formal semantics of each IR node, for translation validation.
 
 In: a ``ProgramIR`` (``evaluate``, ``answers``) or program text (``run``).
 Out: every tensor as a numpy array (``evaluate``, ``run``) and the query
 answers (``answers``, the same ``Answer`` objects as ``tlang.engine``).
 
-This is the oracle of the tests, not an engine: it shares only the IR and
-the dependency analysis (``engine.strata``) with the numpy engine.  Every
+It checks the executors and the rewrite pass on one IR (``--verify``, the
+differential tests of the engine and of generated code); the oracle of the
+whole pipeline, source to answer, is ``tlang.reference``, which shares
+nothing with the compiler.  This module shares only the IR and the dependency
+analysis (``engine.strata``) with the numpy engine.  Every
 element is a Python float computed by looping over index assignments with
 ``itertools.product``: an expression is evaluated for one assignment of its
 free index variables to integers, a ``Contract`` loops over the assignments
