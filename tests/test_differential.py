@@ -32,7 +32,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlang import api, engine, ir, ir_literal as reference
+from tlang import api, engine, ir
+from tlang import ir_literal as reference
 from tlang.build import build
 from tlang.parse import parse
 
@@ -520,7 +521,7 @@ def test_projection_scope_by_hand() -> None:
     a, b, w, v = [1, -2], [0.5, 1], [[1, 2], [3, 4]], [[0, 1], [1, 0]]
     # j contracted inside each term (it occurs twice in each), the sig applied after: a recurrent layer
     assert np.allclose(r["Y"], [sig(sum(w[i][j] * a[j] + v[i][j] * b[j] for j in range(2))) for i in range(2)])
-    assert r["Z"] == pytest.approx(sum(sig(a[j] + b[j]) for j in range(2)))    # past the +, at sig
+    assert r["Z"] == pytest.approx(sig(sum(a[j] + b[j] for j in range(2))))    # floats to sig's argument
     assert r["Q"] == pytest.approx(sum((a[j] - b[j]) ** 2 for j in range(2)))  # sum of squared errors
     assert r["P"] == pytest.approx(sig(a[0]) + sig(a[1]) + b[0] + b[1])         # each term on its own
     assert r["E"] == pytest.approx(math.exp(a[0] + a[1]))                      # at the only occurrence

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlang import embed, ir_literal as reference
+from tlang import embed
+from tlang import ir_literal as reference
 from tlang.api import expand, load_program, run
 from tlang.embed_kb import EmbedConfig, embed_program
 from tlang.embed_report import embed_report, format_report, parse_dims, plot_report, run_once

@@ -93,11 +93,11 @@ def test_convolution_with_index_arithmetic():
     np.testing.assert_allclose(run(src)["C"], [[6, 8], [12, 14]])
 
 
-def test_shift_reads_zero_out_of_range():
+def test_shift_takes_the_axis_extent_and_writes_only_where_inputs_exist():
     r = run("A = [1, 2, 3]\nB[i] = A[i+1]\nC[i] = A[i-1]\nD[i] = A[i] + A[i+1]\n")
-    np.testing.assert_allclose(r["B"], [2, 3])      # i only shifted: the valid range, extent 3 - 1
-    np.testing.assert_allclose(r["C"], [0, 1, 2])   # A[-1] reads 0
-    np.testing.assert_allclose(r["D"], [3, 5, 3])   # i has extent 3 from A[i]; A[3] reads 0
+    np.testing.assert_allclose(r["B"], [2, 3, 0])   # i only shifted: A's extent; B[2] reads A[3]: not written
+    np.testing.assert_allclose(r["C"], [0, 1, 2])   # C[0] reads A[-1]: not written
+    np.testing.assert_allclose(r["D"], [3, 5, 3])   # the term A[i+1] writes nothing at i = 2
 
 
 def test_softmax_along_dotted_index():

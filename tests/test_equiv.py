@@ -102,7 +102,7 @@ def test_verify_names_the_rule_application_at_fault(monkeypatch):
 def test_cse_denest_and_explain(tmp_path, capsys):
     src = ("A = [[1, 2], [3, 4]]\nB = [[0, 1], [1, 0]]\nx = [1, -1]\n"
            "P[i, k] = A[i, j] B[j, k]\nQ[a] = relu(A[a, b] B[b, c] x[c])\nR[c, a] = B[b, c] A[a, b]\n"
-           "S[i] = A[i, j] (B[j, k] x[k])\nP?\nQ?\nR?\nS?\n")
+           "S[i] = einsum(\"ij,j->i\", A, einsum(\"jk,k->j\", B, x))\nP?\nQ?\nR?\nS?\n")
     c = compile_program(src)
     rules = [a.rule for a in c.stages["rewrite"]]
     assert "cse" in rules and "denest" in rules

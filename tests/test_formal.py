@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlang import formal as F
-from tlang import ir, ir_literal as reference
+from tlang import ir
+from tlang import ir_literal as reference
 from tlang.api import expand, load_program, run
 from tlang.build import build
 from tlang.source import TlangError

@@ -252,7 +252,7 @@ def test_cli_grad(tmp_path, capsys):
 
 def test_bptt_unrolls_the_virtual_loop():
     text = gradient_program(compile_program(PROGRAMS["rnn"] + HEAD).ir, "Loss").source()
-    assert "X_o[i, t] = sig(W[i, j] X_s[j, t] + V[i, j] U[j, t])" in text
+    assert "X_o[i, t] = sig(W[i, j] X_s[j, t] + V[i, j_1] U[j_1, t])" in text
     assert "X_s[i, t+1] = X_o[i, t]" in text
     assert "dX_o[i, 2] = dX[i]" in text                 # the last step gets the final state's adjoint
     assert "dX_s[j, t] = dX_o_1[i, t] W[i, j]" in text  # and the backward recursion over t

@@ -339,7 +339,8 @@ def test_program_text_never_reaches_eval_exec_or_pickle():
 
 
 def test_hostile_tensor_names_compile_to_safe_identifiers():
-    from tlang import codegen, ir_literal as reference
+    from tlang import codegen
+    from tlang import ir_literal as reference
     src = ("__import__ = [1, 2]\nos[i] = __import__[i] + 1\nexec = os[i] os[i]\nprint[i] = exec + os[i]\n"
            "xp[i] = print[i] - 1\nrt = xp[i]\nmath[i] = rt + 0 os[i]\ndata = math[i]\n")
     prog = build(parse(src))

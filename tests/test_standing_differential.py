@@ -41,7 +41,8 @@ from test_differential import (
     same_answers,
 )
 
-from tlang import api, codegen, einsum_api, engine, ir_literal as reference
+from tlang import api, codegen, einsum_api, engine
+from tlang import ir_literal as reference
 from tlang import plan as P
 from tlang.build import build
 from tlang.parse import parse

@@ -89,6 +89,8 @@ def run(path_or_source: str | Path, backend: str = "numpy", inputs: dict | None 
 def _run(path_or_source, backend, inputs, syntax, allowed_paths, options) -> Results:
     prog, base = load_program(path_or_source, syntax=syntax)
     prog = expand(prog, base)
+    from .directives import check_directives
+    check_directives(prog)  # no directive is accepted and ignored
     if any(d.name in ("minimize", "maximize") for st in prog.statements if isinstance(st, A.Query)
            for d in st.directives):  # train first (tlang.learn), then answer with the learned values
         from .learn import run_learning

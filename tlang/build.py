@@ -19,7 +19,7 @@ import numpy as np
 from . import ast as A
 from . import ir
 from .functions import FUNCTIONS
-from .scope import lower_expr
+from .scope import lower_expr, separate_terms
 from .shapes import Derived, ExtentSolver
 from .source import Span, TlangCheckError, TlangShapeError
 
@@ -39,6 +39,7 @@ class _Proto:
     slices: int = 0
     vars: set[str] = field(default_factory=set)
     virtual: tuple[str, int] | None = None
+    display: dict[str, str] = field(default_factory=dict)   # fresh index name -> the name written
 
 
 def _index_vars(ix: A.IndexExpr, out: set[str]) -> None:
@@ -239,7 +240,9 @@ class Builder:
         self.protos.append(p)
 
     def _add_proto(self, lhs: A.Ref, op: str, rhs: A.Expr, kind: str, span: Span | None) -> None:
+        rhs, display = _separate(lhs, rhs)
         p = _Proto(len(self.protos), lhs, op, rhs, kind, span)
+        p.display = display
         self.defined.add(lhs.name)
         if kind == "equation" and not lhs.boolean:
             self.numeric_def.setdefault(lhs.name, span)
@@ -351,7 +354,7 @@ class Builder:
             span = ix.span or r.span
             if isinstance(ix, A.IVar):
                 self.solver.union(("var", p.index, ix.name), slot, span,
-                                  f"index '{ix.name}' (axis {a + 1} of {r.name})")
+                                  f"index '{p.display.get(ix.name, ix.name)}' (axis {a + 1} of {r.name})")
             elif isinstance(ix, A.IConst):
                 if isinstance(ix.value, int) and ix.value >= 0:
                     self.solver.require(slot, ix.value + 1, span)
@@ -440,6 +443,24 @@ class Builder:
         self.symbols()
         self.solver.solve()
         return _assemble(self)
+
+
+def _separate(lhs: A.Ref, rhs: A.Expr) -> tuple[A.Expr, dict[str, str]]:
+    """The RHS with each index that is aggregated at several places renamed apart (terms are
+    separate equations), and the fresh names' written names (for messages)."""
+    lhs_vars: list[str] = []
+    keep: set[str] = set()
+    for ix in lhs.indices:
+        if isinstance(ix, A.IVirtual):
+            keep.add(ix.name)
+        vs: set[str] = set()
+        _index_vars(ix, vs)
+        lhs_vars += sorted(v for v in vs if v not in lhs_vars)
+    eq_vars = set(lhs_vars)
+    for r in _refs(rhs):
+        for ix in r.indices:
+            _index_vars(ix, eq_vars)
+    return separate_terms(rhs, tuple(lhs_vars), eq_vars, keep)
 
 
 def _conj(body: tuple[A.Expr, ...]) -> A.Expr:

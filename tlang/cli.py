@@ -187,7 +187,8 @@ def cmd_run(args) -> int:
     from .pipeline import wants_learning
     if wants_learning(compiled.expanded):  # @minimize/@maximize: train, then answer with the learned values
         from .learn import train_program
-        compiled.ir = train_program(compiled, backend=args.backend, quiet=args.quiet, plot=args.plot)[0]
+        compiled.ir = train_program(compiled, backend=args.backend, quiet=args.quiet, plot=args.plot,
+                                    x64=args.x64 or None)[0]
     from .outputs import store_paths
     store_paths(compiled.ir, args.allow_path)  # refuse an output path outside the folder before running
     opts = Options(backend=args.backend, max_iter=args.max_iter, timeout=args.timeout,

@@ -359,11 +359,13 @@ class Program:
             backend: str = "numpy"):
         from .api import expand
         from .build import build
+        from .directives import check_directives
         from .pipeline import wants_learning
         given = list(self._stmts) if stmts is None else stmts
         stmts, arrays = self._prepare(given, inputs or {}, backend)
         base = self._base()
         full = expand(A.Program(tuple(stmts)), base)
+        check_directives(full)
         return build(full, base, arrays, allow_undefined=wants_learning(full)), arrays
 
     def _evaluate(self, inputs: Mapping[str, Any] | None, backend: str, options: dict):

@@ -31,9 +31,9 @@ import numpy as np
 
 from . import ast as A
 from . import ir
+from .directives import DEFAULTS, TRAINING, TRAINING_ARGS, check_directives, convert, directive_arguments
 from .grad import GradError, learnables
 from .learn_runtime import (
-    INITS,
     OPTIMIZERS,
     JaxGradient,
     TLGradient,
@@ -48,13 +48,7 @@ from .source import TlangCheckError, TlangError, TlangRuntimeError
 __all__ = ["FitResult", "fit", "minimize", "maximize", "train_program", "run_learning", "plot_history",
            "DEFAULTS"]
 
-TRAINING = ("minimize", "maximize")
-DEFAULTS: dict[str, Any] = {"lr": 0.01, "epochs": 100, "optimizer": "adam", "tol": 0.0, "seed": 0,
-                            "patience": 5, "init": "normal", "scale": 1.0, "momentum": 0.0,
-                            "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "backend": None}
-_TYPES = {"lr": float, "epochs": int, "optimizer": str, "tol": float, "seed": int, "patience": int,
-          "init": str, "scale": float, "momentum": float, "beta1": float, "beta2": float, "eps": float,
-          "backend": str}
+_ARGS = {a.name: a for a in TRAINING_ARGS}
 
 
 @dataclass
@@ -76,47 +70,22 @@ class FitResult:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.params[name]
 
-    def run(self, backend: str = "numpy"):
+    def run(self, backend: str = "numpy", x64: bool | None = None):
         """Evaluate the trained program: ``engine.Results`` with every tensor and query answer."""
         from .engine import Options, evaluate
-        return evaluate(self.program, Options(backend=backend))
+        return evaluate(self.program, Options(backend=backend, x64=x64))
 
 
 # -------------------------------------------------------------- options
 
 def directive_options(d: A.Directive) -> dict[str, Any]:
-    """The arguments of a ``@minimize``/``@maximize`` directive, checked (located errors)."""
-    out: dict[str, Any] = {}
-    for key, value in d.args:
-        if key is None:
-            raise TlangCheckError(f"@{d.name} takes named arguments, as in @{d.name}(lr=0.01, epochs=100)",
-                                  d.span)
-        if key not in _TYPES:
-            raise TlangCheckError(f"@{d.name} has no argument '{key}'", d.span,
-                                  [f"arguments: {', '.join(_TYPES)}"])
-        out[key] = _convert(key, value, d.span)
-    return out
+    """The arguments of a ``@minimize``/``@maximize`` directive, checked against the table in
+    ``tlang.directives`` (located errors)."""
+    return directive_arguments(d)
 
 
 def _convert(key: str, value: Any, span=None) -> Any:
-    want = _TYPES[key]
-    if want is str:
-        if not isinstance(value, str):
-            raise TlangCheckError(f"'{key}' must be a name, not {value!r}", span)
-        allowed = {"optimizer": tuple(OPTIMIZERS), "init": INITS, "backend": ("numpy", "jax")}[key]
-        if value not in allowed:
-            raise TlangCheckError(f"unknown {key} '{value}'", span, [f"{key}: {', '.join(allowed)}"])
-        return value
-    if isinstance(value, str) or isinstance(value, bool):
-        raise TlangCheckError(f"'{key}' must be a number, not '{value}'", span)
-    if want is int and float(value) != int(value):
-        raise TlangCheckError(f"'{key}' must be an integer, not {value}", span)
-    value = want(value)
-    if key in ("lr", "epochs", "patience", "scale", "eps") and value <= 0 and not (key == "epochs" and value == 0):
-        raise TlangCheckError(f"'{key}' must be positive, not {value}", span)
-    if key == "tol" and value < 0:
-        raise TlangCheckError("'tol' cannot be negative", span)
-    return value
+    return convert(_ARGS[key], value, span)
 
 
 def training_queries(prog: ir.ProgramIR) -> list[tuple[ir.QueryIR, A.Directive]]:
@@ -173,9 +142,9 @@ def _default_loss(compiled) -> str:
     raise TlangCheckError("which tensor is the loss? pass loss='Name' or add 'Loss? @minimize(...)'")
 
 
-def _evaluator(compiled, loss: str, wrt: list[str], fixed: dict, backend: str):
+def _evaluator(compiled, loss: str, wrt: list[str], fixed: dict, backend: str, x64: bool | None):
     if backend == "jax":
-        return JaxGradient(compiled, loss, wrt, fixed)
+        return JaxGradient(compiled, loss, wrt, fixed, x64=x64)
     try:
         return TLGradient(compiled, loss, wrt, fixed)
     except GradError as e:
@@ -186,23 +155,25 @@ def _evaluator(compiled, loss: str, wrt: list[str], fixed: dict, backend: str):
         except ImportError:
             raise e from None
         warnings.warn(f"{e.message}: training with JAX autodiff instead", stacklevel=3)
-        return JaxGradient(compiled, loss, wrt, fixed)
+        return JaxGradient(compiled, loss, wrt, fixed, x64=x64)
 
 
 def fit(compiled, *, loss: str | None = None, maximize: bool = False, fixed: dict[str, Any] | None = None,
         wrt: list[str] | None = None, params: dict[str, Any] | None = None, quiet: bool | None = None,
-        callback=None, **options: Any) -> FitResult:
+        callback=None, x64: bool | None = None, **options: Any) -> FitResult:
     """Train the learnable tensors of ``compiled`` (a ``pipeline.Compiled``) on ``loss``.
 
-    ``options`` are the directive's arguments (``DEFAULTS`` lists them).  ``fixed``: tensors
-    given as data (values learned before); ``wrt``: the tensors to learn (default: all
-    learnable); ``params``: start values; ``callback(epoch, loss, params)`` after each epoch.
+    ``options`` are the directive's arguments (``DEFAULTS`` lists them; None: the default).
+    ``fixed``: tensors given as data (values learned before); ``wrt``: the tensors to learn
+    (default: all learnable); ``params``: start values; ``callback(epoch, loss, params)`` after
+    each epoch; ``x64``: JAX trains in float64 (None: ``TLANG_X64``, else JAX's own setting,
+    as evaluation does; numpy always computes in float64).
     """
     opts = dict(DEFAULTS)
     for key, value in options.items():
         if key not in DEFAULTS:
             raise TypeError(f"fit() got an unexpected argument '{key}' (arguments: {', '.join(DEFAULTS)})")
-        opts[key] = value if value is None else _convert(key, value)
+        opts[key] = DEFAULTS[key] if value is None else _convert(key, value)
     backend = opts["backend"] or "numpy"
     loss = loss or _default_loss(compiled)
     if loss not in source_ir(compiled).tensors:
@@ -216,17 +187,16 @@ def fit(compiled, *, loss: str | None = None, maximize: bool = False, fixed: dic
     prog = source_ir(compiled)
     values = init_params(prog, wrt, opts["seed"], opts["init"], opts["scale"], {**start_values(prog, wrt),
                                                                               **(params or {})})
-    ev = _evaluator(compiled, loss, wrt, fixed, backend)
+    ev = _evaluator(compiled, loss, wrt, fixed, backend, x64)
     optim = _optimizer(opts)
     sign = -1.0 if maximize else 1.0
     step = ev.step_function(optim, sign) if isinstance(ev, JaxGradient) else None
-    if step is not None:
-        import jax.numpy as jnp
-        values = {k: jnp.asarray(v) for k, v in values.items()}
-    state = optim.init(values)
-    if step is not None:  # arrays from the start, so the jitted step is traced once
-        import jax
-        state = jax.tree_util.tree_map(jnp.asarray, state)
+    if step is not None:  # arrays (float32, or float64 with x64) from the start: one trace of the step
+        with ev.mode():
+            values = ev.device(values)
+            state = ev.device(optim.init(values))
+    else:
+        state = optim.init(values)
     history: list[float] = []
     progress = _Progress(loss, opts["epochs"], _show_progress(quiet))
     start_time = time.monotonic()
@@ -271,9 +241,10 @@ def _optimizer(opts: dict[str, Any]):
 # ------------------------------------------------------------- programs
 
 def train_program(compiled, *, backend: str | None = None, quiet: bool | None = None,
-                  plot: str | Path | None = None) -> tuple[ir.ProgramIR, list[FitResult]]:
+                  plot: str | Path | None = None, x64: bool | None = None) -> tuple[ir.ProgramIR, list[FitResult]]:
     """Run every ``@minimize``/``@maximize`` query of a program in order; return the program with
-    the learned values as data (for its queries) and one ``FitResult`` per directive."""
+    the learned values as data (for its queries) and one ``FitResult`` per directive.  ``x64``:
+    JAX trains in float64 (``tlang run --x64``; see ``fit``)."""
     learned: dict[str, np.ndarray] = {}
     results = []
     for q, d in training_queries(source_ir(compiled)):
@@ -281,7 +252,8 @@ def train_program(compiled, *, backend: str | None = None, quiet: bool | None = 
         if backend == "jax" and "backend" not in args:
             args["backend"] = "jax"
         try:
-            r = fit(compiled, loss=q.tensor, maximize=d.name == "maximize", fixed=learned, quiet=quiet, **args)
+            r = fit(compiled, loss=q.tensor, maximize=d.name == "maximize", fixed=learned, quiet=quiet,
+                    x64=x64, **args)
         except TlangError as e:
             if e.span is None:  # point at the training query
                 e.span = q.span
@@ -299,10 +271,12 @@ def run_learning(program: A.Program, base_dir: Path, backend: str = "numpy", inp
     from .build import build
     from .engine import Options, evaluate
     from .pipeline import Compiled
+    check_directives(program)
     prog_ir = build(program, base_dir, inputs, allow_undefined=True)
     compiled = Compiled(program, program, prog_ir, base_dir)
-    final, _ = train_program(compiled, backend=backend, quiet=quiet, plot=plot)
-    return evaluate(final, Options(backend=backend, **(options or {})))
+    options = dict(options or {})
+    final, _ = train_program(compiled, backend=backend, quiet=quiet, plot=plot, x64=options.get("x64"))
+    return evaluate(final, Options(backend=backend, **options))
 
 
 def _compile(program_or_source, inputs: dict | None):
@@ -314,6 +288,7 @@ def _compile(program_or_source, inputs: dict | None):
         from .build import build
         base = Path.cwd()
         full = expand(program_or_source, base)
+        check_directives(full)
         return Compiled(program_or_source, full, build(full, base, inputs, allow_undefined=True), base)
     ast = getattr(program_or_source, "ast", None)
     if isinstance(ast, A.Program):  # a DSL program
@@ -322,19 +297,22 @@ def _compile(program_or_source, inputs: dict | None):
 
 
 def minimize(program_or_source, loss: str | None = None, *, inputs: dict | None = None,
-             quiet: bool | None = True, plot: str | Path | None = None, **options: Any) -> FitResult:
+             quiet: bool | None = True, plot: str | Path | None = None, x64: bool | None = None,
+             **options: Any) -> FitResult:
     """Train a program from Python, as its ``@minimize`` directive would (``options`` override the
-    directive's arguments; without a directive, ``DEFAULTS`` apply and the loss is ``Loss``)."""
-    return _train(program_or_source, loss, inputs, quiet, plot, options, "minimize")
+    directive's arguments; without a directive, ``DEFAULTS`` apply and the loss is ``Loss``).
+    ``x64``: with ``backend="jax"``, train in float64 (see ``fit``)."""
+    return _train(program_or_source, loss, inputs, quiet, plot, options, "minimize", x64)
 
 
 def maximize(program_or_source, loss: str | None = None, *, inputs: dict | None = None,
-             quiet: bool | None = True, plot: str | Path | None = None, **options: Any) -> FitResult:
+             quiet: bool | None = True, plot: str | Path | None = None, x64: bool | None = None,
+             **options: Any) -> FitResult:
     """Like ``minimize``, climbing the objective instead."""
-    return _train(program_or_source, loss, inputs, quiet, plot, options, "maximize")
+    return _train(program_or_source, loss, inputs, quiet, plot, options, "maximize", x64)
 
 
-def _train(program_or_source, loss, inputs, quiet, plot, options, how: str) -> FitResult:
+def _train(program_or_source, loss, inputs, quiet, plot, options, how: str, x64: bool | None = None) -> FitResult:
     compiled = _compile(program_or_source, inputs)
     loss = loss or _default_loss(compiled)
     args: dict[str, Any] = {}
@@ -343,7 +321,7 @@ def _train(program_or_source, loss, inputs, quiet, plot, options, how: str) -> F
             args = directive_options(d)
             break
     args.update(options)
-    r = fit(compiled, loss=loss, maximize=how == "maximize", quiet=quiet, **args)
+    r = fit(compiled, loss=loss, maximize=how == "maximize", quiet=quiet, x64=x64, **args)
     if plot is not None:
         plot_history(plot, [r])
     return r

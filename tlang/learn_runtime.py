@@ -18,6 +18,7 @@ tensors to learn.  Out:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import zlib
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 from . import ast as A
 from . import ir
 from .build import build
+from .directives import INIT_NAMES
 from .engine import Engine, Options, _reads, strata
 from .grad import GradProgram, dependencies, gradient_program
 
@@ -133,7 +135,7 @@ def fan_in(prog: ir.ProgramIR, name: str) -> tuple[int, bool]:
     return 1, False
 
 
-INITS = ("normal", "zeros", "uniform")
+INITS = INIT_NAMES  # the init= choices of the training directives (tlang.directives)
 
 
 def start_values(prog: ir.ProgramIR, names) -> dict[str, Any]:
@@ -246,7 +248,11 @@ class TLGradient:
 
 
 class JaxGradient:
-    """Loss and gradients by JAX autodiff of the generated program (``tlang.codegen``)."""
+    """Loss and gradients by JAX autodiff of the generated program (``tlang.codegen``).
+
+    ``x64`` as for evaluation (``codegen.x64_requested``: the argument, else ``TLANG_X64``, else
+    JAX's own setting): when set, the parameters, the optimiser state, the traced step and the
+    loss are float64 -- every call below runs under ``jax.enable_x64`` -- else float32."""
 
     backend = "jax"
 
@@ -254,20 +260,36 @@ class JaxGradient:
         import jax
         import jax.numpy as jnp
 
-        from .codegen import compile_function
+        from .codegen import compile_function, x64_requested
         self.loss, self.wrt = loss, list(wrt)
+        self.x64 = x64_requested(x64)
         zeros = {w: np.zeros(source_ir(compiled).tensors[w].stored_shape) for w in self.wrt}
         self.prog = program_with(compiled, {**fixed, **zeros}, loss)
-        self.fn = compile_function(self.prog, backend="jax", x64=x64)
+        self.fn = compile_function(self.prog, backend="jax", x64=self.x64)
 
         def value(params):
             return jnp.sum(self.fn(**params)[loss])
         self.value = value
         self.value_and_grad = jax.jit(jax.value_and_grad(value))
 
+    def mode(self):
+        """The float width of every JAX call of training: ``jax.enable_x64`` when x64 is on."""
+        if self.x64:
+            import jax
+            return jax.enable_x64(True)
+        return contextlib.nullcontext()
+
+    def device(self, tree: Any) -> Any:
+        """``tree`` (parameters, optimiser state) as JAX arrays of the training float width."""
+        import jax
+        import jax.numpy as jnp
+        with self.mode():
+            return jax.tree_util.tree_map(jnp.asarray, tree)
+
     def __call__(self, params: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-        v, g = self.value_and_grad(params)
-        return float(v), {k: np.asarray(x, dtype=float) for k, x in g.items()}
+        with self.mode():
+            v, g = self.value_and_grad(params)
+            return float(v), {k: np.asarray(x, dtype=float) for k, x in g.items()}
 
     def step_function(self, optimizer, sign: float):
         """One jitted training step ``(params, state) -> (params, state, loss)``."""
@@ -278,4 +300,9 @@ class JaxGradient:
             g = {k: sign * x for k, x in g.items()}
             params, state = optimizer.update(params, g, state)
             return params, state, v
-        return jax.jit(step)
+        jitted = jax.jit(step)
+
+        def run(params, state):
+            with self.mode():
+                return jitted(params, state)
+        return run

@@ -20,6 +20,7 @@ from . import ast as A
 from . import ir
 from .api import expand, load_program
 from .build import build
+from .directives import check_directives
 from .engine import strata
 
 
@@ -47,6 +48,7 @@ def compile_program(path_or_source: str | Path, inputs: dict | None = None,
     """Run every pass; each stage's product is kept in ``Compiled.stages``."""
     prog, base = load_program(path_or_source)
     full = expand(prog, base)
+    check_directives(full)
     undefined_ok = wants_learning(full) if allow_undefined is None else allow_undefined
     program_ir = build(full, base, inputs, allowed_paths, allow_undefined=undefined_ok)
     built = program_ir

@@ -108,6 +108,7 @@ class Session(Commands):
     # --------------------------------------------------------------- input
     def feed(self, text: str) -> list[str]:
         """Process one chunk of input (statements or a command); return the lines to print."""
+        from .directives import check_directives
         from .parse import parse
         stripped = text.strip()
         if not stripped:
@@ -117,6 +118,7 @@ class Session(Commands):
             return self.command(stripped)
         self.counter += 1
         prog = parse(Source(f"<repl:{self.counter}>", text))
+        check_directives(prog)
         queries = [s for s in prog.statements if isinstance(s, A.Query)]
         others = [s for s in prog.statements if not isinstance(s, A.Query)]
         trial = self.statements + others

@@ -35,7 +35,7 @@ class _Class:
 class Derived:
     """A derived constraint, solved by iteration once plain extents are known.
 
-    kinds: ``shift`` (var v + const c at a slot of extent N: v gets N - c),
+    kinds: ``shift`` (var v + const c at a slot of extent N: v gets N, for either sign of c),
     ``conv`` (v + w + c at a slot: v gets N - ext(w) + 1 - c),
     ``div_rhs`` (v/S read at a slot: v gets N*S), ``div_lhs`` (slot of
     ``v/S`` on the LHS gets ceil(ext(v)/S)), ``lhs_shift`` (LHS slot of
@@ -149,8 +149,8 @@ class ExtentSolver:
         ext = [self._known(s) for s in d.sources]
         if any(e is None for e in ext):
             return None
-        if d.kind == "shift":
-            return max(1, ext[0] - max(d.const, 0))
+        if d.kind == "shift":  # i+c or i-c: the axis's extent, the same for either sign (16.4)
+            return ext[0]
         if d.kind == "conv":
             return max(1, ext[0] - ext[1] + 1 - d.const)
         if d.kind == "div_rhs":

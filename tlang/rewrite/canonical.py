@@ -162,7 +162,7 @@ def _output_of(t: Term) -> tuple[str, ...] | None:
 def monomial(e: Ein) -> Monomial:
     """One flat einsum as a canonical monomial (its output string gives the positions)."""
     S = ir.SEMIRINGS[e.semiring]
-    from ..reference import TIMES
+    from ..ir_literal import TIMES
     times = TIMES[S.times]
     coef = S.one
     factors = []
@@ -179,7 +179,7 @@ def canonical(nf: Term, output: tuple[str, ...] | None = None) -> CanonicalForm:
     """The canonical form of a normal form (module docstring)."""
     terms = nf.terms if isinstance(nf, Plus) else (nf,)
     sr = nf.semiring
-    from ..reference import PLUS
+    from ..ir_literal import PLUS
     S = ir.SEMIRINGS[sr]
     combined: dict[str, list] = {}
     for t in terms:

@@ -423,7 +423,7 @@ SPLIT = Rule(
 
 def vacuous_value(semiring: str, n: int) -> float:
     """The (+)-sum of n ones: what aggregating a symbol of extent n that no operand reads gives."""
-    from ..reference import PLUS
+    from ..ir_literal import PLUS
     S = ir.SEMIRINGS[semiring]
     return PLUS[S.plus]([S.one] * n)
 
