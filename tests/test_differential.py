@@ -523,7 +523,7 @@ def test_projection_scope_by_hand() -> None:
     assert np.allclose(r["Y"], [sig(sum(w[i][j] * a[j] + v[i][j] * b[j] for j in range(2))) for i in range(2)])
     assert r["Z"] == pytest.approx(sig(sum(a[j] + b[j] for j in range(2))))    # floats to sig's argument
     assert r["Q"] == pytest.approx(sum((a[j] - b[j]) ** 2 for j in range(2)))  # sum of squared errors
-    assert r["P"] == pytest.approx(sig(a[0]) + sig(a[1]) + b[0] + b[1])         # each term on its own
+    assert r["P"] == pytest.approx(sig(a[0] + a[1]) + b[0] + b[1])             # each term on its own
     assert r["E"] == pytest.approx(math.exp(a[0] + a[1]))                      # at the only occurrence
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import ast as A
 from . import ir
-from .scope import Scope, lower_expr
+from .scope import SPLIT_OPS, Scope, lower_expr
 from .source import TlangCheckError, TlangShapeError
 
 if TYPE_CHECKING:
@@ -279,15 +279,96 @@ def _equation(b: Builder, p: _Proto, tensors, data, var_extents, k: int) -> ir.E
     norm_var = dotted or (lhs_vars[-1] if lhs_vars else None)
     loop_var = p.virtual[0] if p.virtual else None
     scope = Scope(tuple(lhs_vars + lhs_slice), set(p.vars), resolve, ir.OP_SEMIRING[p.op], norm_var,
-                  loop_var)
+                  loop_var, p.op in SPLIT_OPS)
     rhs = lower_expr(p.rhs, scope)
     indices = lhs.indices + tuple(ir.ivar(v) for v in lhs_slice)
     for v in p.vars | set(slice_vars):
+        shown = p.display.get(v, v)
         if v == loop_var and p.virtual is not None:
-            var_extents[(k, v)] = _extent_of(b, ("var", p.index, v), f"the virtual index '{v}'", p.span)
+            var_extents[(k, v)] = _extent_of(b, ("var", p.index, v), f"the virtual index '{shown}'", p.span)
             continue
-        var_extents[(k, v)] = _extent_of(b, ("var", p.index, v), f"index '{v}'", p.span)
-    return ir.Equation(name, indices, p.op, rhs, p.virtual, p.kind, span=p.span)
+        var_extents[(k, v)] = _extent_of(b, ("var", p.index, v), f"index '{shown}'", p.span)
+    ext = {v: n for (j, v), n in var_extents.items() if j == k}
+    rhs, where = guard_terms(rhs, set(lhs_vars + lhs_slice) | ({loop_var} if loop_var else set()), ext, tensors)
+    return ir.Equation(name, indices, p.op, rhs, p.virtual, p.kind, where=where, span=p.span)
+
+
+# ------------------------------------------- elements only where their inputs exist
+
+def _range(ix: ir.Index, ext: dict[str, int]) -> tuple[int, int]:
+    """The smallest and largest position an index takes over its variables' ranges."""
+    if isinstance(ix, ir.IDiv):
+        lo, hi = _range(ix.inner, ext)
+        return lo // ix.divisor, hi // ix.divisor
+    lo = hi = ix.const
+    for v, c in ix.terms:
+        top = c * (ext.get(v, 1) - 1)
+        lo, hi = lo + min(0, top), hi + max(0, top)
+    return lo, hi
+
+
+def _bounds(term: ir.Expr, lhs: set[str], ext: dict[str, int], tensors) -> tuple[ir.Bound, ...]:
+    """The reads of ``term`` at indices of the LHS variables alone that can fall outside their axis."""
+    out: list[ir.Bound] = []
+    for r in ir.tensors_read(term):
+        info = tensors.get(r.tensor)
+        if info is None:
+            continue
+        for ix, n in zip(r.indices, info.stored_shape):
+            if not ix.vars or not set(ix.vars) <= lhs:
+                continue
+            lo, hi = _range(ix, ext)
+            if (lo < 0 or hi >= n) and ir.Bound(ix, n) not in out:
+                out.append(ir.Bound(ix, n))
+    return tuple(out)
+
+
+def _terms(e: ir.Expr) -> list[ir.Expr]:
+    if isinstance(e, ir.Map) and e.fn in ("add", "sub"):
+        return _terms(e.args[0]) + _terms(e.args[1])
+    return [e]
+
+
+def _top_sum(e: ir.Expr) -> ir.Expr:
+    """The expression whose terms are the equation's terms: below the nonlinearity, the
+    normalisation and an aggregation over the whole right-hand side."""
+    while True:
+        if isinstance(e, ir.Map) and e.fn not in ("add", "sub") and e.args and \
+                (len(e.args) == 1 or e.fn == "sig"):
+            e = e.args[0]
+        elif isinstance(e, ir.Normalize):
+            e = e.arg
+        elif isinstance(e, ir.Contract) and len(e.operands) == 1:
+            e = e.operands[0]
+        else:
+            return e
+
+
+def _replace(e: ir.Expr, old: dict[int, ir.Expr]) -> ir.Expr:
+    """``e`` with the subexpressions ``old`` (by identity) replaced."""
+    if id(e) in old:
+        return old[id(e)]
+    if isinstance(e, ir.Map):
+        return ir.Map(e.fn, tuple(_replace(a, old) for a in e.args), span=e.span)
+    if isinstance(e, ir.Normalize):
+        return ir.Normalize(e.fn, _replace(e.arg, old), e.var, e.temperature, span=e.span)
+    if isinstance(e, ir.Contract):
+        return ir.Contract(tuple(_replace(o, old) for o in e.operands), e.out, e.semiring, span=e.span)
+    return e
+
+
+def guard_terms(rhs: ir.Expr, lhs: set[str], ext: dict[str, int], tensors
+                ) -> tuple[ir.Expr, tuple[tuple[ir.Bound, ...], ...]]:
+    """The RHS with a ``Guard`` on each term that does not exist everywhere, and the positions
+    the equation writes (docs/language.md 16.4): where one term's inputs exist."""
+    terms = _terms(_top_sum(rhs))
+    conj = [_bounds(t, lhs, ext, tensors) for t in terms]
+    if not any(conj):
+        return rhs, ()
+    if all(c == conj[0] for c in conj):
+        return rhs, (conj[0],)
+    guarded = {id(t): ir.Guard(t, c, span=getattr(t, "span", None)) for t, c in zip(terms, conj) if c}
+    return _replace(rhs, guarded), (() if not all(conj) else tuple(conj))
 
 
 def _query(b: Builder, st: A.Query, tensors) -> ir.QueryIR:

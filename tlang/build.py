@@ -240,7 +240,7 @@ class Builder:
         self.protos.append(p)
 
     def _add_proto(self, lhs: A.Ref, op: str, rhs: A.Expr, kind: str, span: Span | None) -> None:
-        rhs, display = _separate(lhs, rhs)
+        rhs, display = _separate(lhs, rhs, op)
         p = _Proto(len(self.protos), lhs, op, rhs, kind, span)
         p.display = display
         self.defined.add(lhs.name)
@@ -445,7 +445,7 @@ class Builder:
         return _assemble(self)
 
 
-def _separate(lhs: A.Ref, rhs: A.Expr) -> tuple[A.Expr, dict[str, str]]:
+def _separate(lhs: A.Ref, rhs: A.Expr, op: str) -> tuple[A.Expr, dict[str, str]]:
     """The RHS with each index that is aggregated at several places renamed apart (terms are
     separate equations), and the fresh names' written names (for messages)."""
     lhs_vars: list[str] = []
@@ -460,7 +460,7 @@ def _separate(lhs: A.Ref, rhs: A.Expr) -> tuple[A.Expr, dict[str, str]]:
     for r in _refs(rhs):
         for ix in r.indices:
             _index_vars(ix, eq_vars)
-    return separate_terms(rhs, tuple(lhs_vars), eq_vars, keep)
+    return separate_terms(rhs, tuple(lhs_vars), eq_vars, keep, op)
 
 
 def _conj(body: tuple[A.Expr, ...]) -> A.Expr:

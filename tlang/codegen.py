@@ -119,7 +119,7 @@ def _data_keys(e: ir.Expr) -> list[str]:
             go(x.arg)
             if x.temperature is not None:
                 go(x.temperature)
-        elif isinstance(x, ir.Concat):
+        elif isinstance(x, ir.Concat | ir.Guard):
             go(x.arg)
 
     go(e)

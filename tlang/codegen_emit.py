@@ -133,6 +133,19 @@ class Emitter:
             parts.append(str(ix.const))
         return " + ".join(parts)
 
+    def mask(self, where: tuple[tuple[ir.Bound, ...], ...], vars_: tuple[str, ...]) -> str:
+        """The code of a Boolean mask over ``vars_``: one conjunction of bounds holds."""
+        ors = []
+        for conj in where:
+            ands = []
+            for b in conj:
+                p = self.code.tmp(self.positions(b.index, vars_), "p")
+                ands.append(f"(({p}) >= 0) & (({p}) < {b.extent})")
+            if not ands:
+                return "True"
+            ors.append(" & ".join(ands))
+        return " | ".join(f"({o})" for o in ors) if ors else "True"
+
     # --------------------------------------------------------- evaluation
     def eval(self, e: ir.Expr) -> Val:
         method = getattr(self, "_" + type(e).__name__, None)
@@ -204,6 +217,17 @@ class Emitter:
         if any(p != (0, 0) for p in pads):
             expr = f"xp.pad({expr}, {tuple(pads)!r})"
         return Val(self.code.tmp(expr, "r"), outv)
+
+    def _Guard(self, e: ir.Guard) -> Val:
+        lab = self.eval(e.arg)
+        vars_ = list(lab.vars)
+        for b in e.bounds:
+            for v in b.index.vars:
+                if v not in vars_ and v not in self.fixed:
+                    vars_.append(v)
+        out = tuple(vars_)
+        arr = self.broadcast(lab, out)
+        return Val(self.code.tmp(f"xp.where({self.mask((e.bounds,), out)}, {arr}, 0.0)"), out)
 
     def _Map(self, e: ir.Map) -> Val:
         const = self.folded.get(fold_key(e, self.ext))
@@ -342,14 +366,18 @@ class Emitter:
         if extra:
             raise TlangRuntimeError(f"internal: variables {extra} are neither kept nor aggregated", eq.span)
         plain = all(isinstance(ix, ir.IAffine) and ix.is_var() for ix in eq.indices) and len(lvt) == len(eq.indices)
-        if plain and self.shape(lvt) == tuple(shape):
-            return self.broadcast(rhs, lvt)
         vals = self.broadcast(rhs, lvt)
+        if eq.where:  # positions whose inputs do not exist are not written
+            vals = self.code.tmp(f"xp.where({self.mask(eq.where, lvt)}, {vals}, 0.0)", "v")
+        if plain and self.shape(lvt) == tuple(shape):
+            return vals
         placed = self._place(eq, lvt, shape, vals)
         if placed is not None:
             return placed
-        pos = ", ".join(self.code.tmp(self.positions(ix, lvt), "p") for ix in eq.indices)
-        return f"rt.scatter({tuple(shape)!r}, ({pos},), {vals}, {COMBINE[eq.op]!r})"
+        pos = [self.code.tmp(self.positions(ix, lvt), "p") for ix in eq.indices]
+        if eq.where and COMBINE[eq.op] == "avg":  # unwritten positions do not count in the mean
+            pos[0] = self.code.tmp(f"xp.where({self.mask(eq.where, lvt)}, {pos[0]}, -1)", "p")
+        return f"rt.scatter({tuple(shape)!r}, ({', '.join(pos)},), {vals}, {COMBINE[eq.op]!r})"
 
     def _place(self, eq: ir.Equation, lvt: tuple[str, ...], shape, vals: str) -> str | None:
         """A one-to-one write (each index a constant or ``v + c``, each variable once) as a slice
@@ -416,10 +444,7 @@ def foldable(e: ir.Expr, fixed: set[str]) -> list[ir.Map]:
         if isinstance(x, ir.Map) and x.fn not in MAP_CODE and x.fn != "sig" and _static(x, fixed):
             out.append(x)
             return
-        children = (x.args if isinstance(x, ir.Map) else x.operands if isinstance(x, ir.Contract | ir.Einsum)
-                    else (x.arg,) + ((x.temperature,) if x.temperature is not None else ())
-                    if isinstance(x, ir.Normalize) else (x.arg,) if isinstance(x, ir.Concat) else ())
-        for c in children:
+        for c in ir.children(x):
             go(c)
 
     go(e)
@@ -488,6 +513,8 @@ def expr_text(e: ir.Expr) -> str:
         return f"{e.fn}({expr_text(e.arg)}, {e.var}.)"
     if isinstance(e, ir.Concat):
         return f"concat({expr_text(e.arg)})"
+    if isinstance(e, ir.Guard):
+        return expr_text(e.arg)
     return type(e).__name__
 
 

@@ -61,7 +61,7 @@ def _reads(eq: ir.Equation) -> list[tuple[str, bool]]:
             go(x.arg, neg)
             if x.temperature is not None:
                 go(x.temperature, neg)
-        elif isinstance(x, ir.Concat):
+        elif isinstance(x, ir.Concat | ir.Guard):
             go(x.arg, neg)
 
     go(eq.rhs, False)
@@ -391,7 +391,10 @@ class Engine:
         plain = all(isinstance(ix, ir.IAffine) and ix.is_var() for ix in eq.indices) and \
             len(lv) == len(eq.indices)
         if plain and tuple(extents[v] for v in lv) == tuple(shape):
-            return self.be.xp.asarray(low.broadcast(rhs, lv), dtype=float) * 1.0
+            vals = self.be.xp.asarray(low.broadcast(rhs, lv), dtype=float) * 1.0
+            if eq.where:  # positions whose inputs do not exist are not written
+                vals = self.be.xp.where(low.mask(eq.where, lv), vals, 0.0)
+            return vals
         vals = low.broadcast(rhs, lv)
         pos = [low.positions(ix, lv) for ix in eq.indices]
         xp = self.be.xp
@@ -400,6 +403,8 @@ class Engine:
         mask = xp.ones(full, dtype=bool)
         for p, n in zip(pos, shape):
             mask = mask & (p >= 0) & (p < n)
+        if eq.where:
+            mask = mask & xp.broadcast_to(low.mask(eq.where, lv), full)
         sel = tuple(p[mask] for p in pos)
         v = vals[mask]
         op = COMBINE[eq.op]

@@ -274,6 +274,8 @@ class _Backward:
             self.map(eq, node, adj)
         elif isinstance(node, ir.Normalize):
             self.normalize(eq, node, adj)
+        elif isinstance(node, ir.Guard):  # the adjoint equations read the same inputs: they guard themselves
+            self.back(eq, node.arg, adj)
         else:
             what = "concat" if isinstance(node, ir.Concat) else type(node).__name__
             raise GradError(f"{what} cannot be differentiated as a tensor-logic program",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from . import ast as A
 from . import ir
-from .scope import Scope, lower_expr
+from .scope import SPLIT_OPS, Scope, lower_expr
 from .source import Span, TlangCheckError
 
 
@@ -151,7 +151,7 @@ def _with_time(e: ir.Expr, buf: str, states: str, axis: int, t: str) -> ir.Expr:
     if isinstance(e, ir.Normalize):
         temp = None if e.temperature is None else _with_time(e.temperature, buf, states, axis, t)
         return dataclasses.replace(e, arg=_with_time(e.arg, buf, states, axis, t), temperature=temp)
-    if isinstance(e, ir.Concat):
+    if isinstance(e, ir.Concat | ir.Guard):
         return dataclasses.replace(e, arg=_with_time(e.arg, buf, states, axis, t))
     return e
 
@@ -324,7 +324,7 @@ class Emitter:
     def expr(self, eq: PEq, node: ir.Expr, lhs_vars: tuple[str, ...], dot: str | None) -> A.Expr:
         """Source for ``node`` as the RHS of an equation over ``lhs_vars`` (checked by re-lowering)."""
         scope = Scope(tuple(lhs_vars), set(eq.extents), self._resolve, ir.OP_SEMIRING.get(eq.op, "sumprod"),
-                      dot, None)
+                      dot, None, eq.op in SPLIT_OPS)
         try:
             text = self._inline(node)
             if canonical(lower_expr(text, scope)) == canonical(node):
@@ -358,6 +358,8 @@ class Emitter:
             return dataclasses.replace(node, arg=atom(node.arg), temperature=temp)
         if isinstance(node, ir.Concat):
             return dataclasses.replace(node, arg=atom(node.arg))
+        if isinstance(node, ir.Guard):
+            return atom(node.arg)
         return node
 
     def _inline(self, node: ir.Expr) -> A.Expr:
@@ -389,6 +391,8 @@ class Emitter:
             return A.Call(node.fn, tuple(args))
         if isinstance(node, ir.Concat):
             return A.Call("concat", (self._inline(node.arg),))
+        if isinstance(node, ir.Guard):  # printed again, the term reads the same inputs and guards itself
+            return self._inline(node.arg)
         raise GradError(f"internal: a {type(node).__name__} node has no source form", getattr(node, "span", None))
 
 
@@ -407,7 +411,7 @@ def _aggregates(e: ir.Expr) -> bool:
         return any(_aggregates(a) for a in e.args)
     if isinstance(e, ir.Normalize):
         return _aggregates(e.arg)
-    if isinstance(e, ir.Concat):
+    if isinstance(e, ir.Concat | ir.Guard):
         return _aggregates(e.arg)
     return False
 
@@ -424,6 +428,8 @@ def canonical(e: ir.Expr) -> ir.Expr:
         return dataclasses.replace(e, arg=canonical(e.arg), temperature=temp)
     if isinstance(e, ir.Concat):
         return dataclasses.replace(e, arg=canonical(e.arg))
+    if isinstance(e, ir.Guard):
+        return canonical(e.arg)
     if not isinstance(e, ir.Contract):
         return e
     ops = [canonical(o) for o in e.operands]

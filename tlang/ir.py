@@ -13,12 +13,14 @@ Expressions evaluate to a tensor over their *free index variables*:
 - ``Contract``: the generalised einsum node.  The product (semiring times) of
   its operands, with every free variable not in ``out`` aggregated by the
   semiring's plus.  A plain join keeps all variables.
+- ``Guard``: a term that writes only where its inputs exist (``Bound``s);
 - ``Map`` (elementwise function or arithmetic, broadcast by variable name),
   ``Normalize`` (softmax/lnorm along one variable), ``Concat``,
   ``IndexValue`` (an index variable used as a number), ``Const``, ``Data``
   (a constant array from the program's data table).
 
-An ``Equation`` writes ``lhs`` through its index expressions; several
+An ``Equation`` writes ``lhs`` through its index expressions, at the LHS positions
+where one conjunction of ``where`` holds (everywhere when it is empty); several
 equations for one tensor are combined with their projection operator and
 then, for a Boolean tensor, passed through ``step``.
 """
@@ -180,7 +182,24 @@ class Einsum:
     span: Span | None = _span
 
 
-Expr = Union[Ref, Const, Data, IndexValue, Map, Contract, Normalize, Concat, Einsum]
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """``0 <= position(index) < extent``: an index of the LHS variables that must fall inside the
+    axis it reads (docs/language.md 16.4: elements only where their inputs exist)."""
+    index: Index
+    extent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """``arg`` where every bound holds, else 0: a term of a sum whose inputs do not exist at some
+    LHS positions (the other terms still write there)."""
+    arg: Expr
+    bounds: tuple[Bound, ...]
+    span: Span | None = _span
+
+
+Expr = Union[Ref, Const, Data, IndexValue, Map, Contract, Normalize, Concat, Einsum, Guard]
 
 
 # ---------------------------------------------------------------- program
@@ -195,6 +214,7 @@ class Equation:
     rhs: Expr
     virtual: tuple[str, int] | None = None
     kind: str = "equation"  # 'equation' | 'rule' | 'fact' | 'data' | 'input'
+    where: tuple[tuple[Bound, ...], ...] = ()   # written where one conjunction holds; () everywhere
     span: Span | None = _span
 
 
@@ -306,6 +326,12 @@ def free_vars(e: Expr, memo: dict[int, tuple[str, ...]] | None = None) -> tuple[
     elif isinstance(e, Einsum):
         for v in dict.fromkeys(e.output):
             add(v)
+    elif isinstance(e, Guard):
+        for v in free_vars(e.arg, memo):
+            add(v)
+        for b in e.bounds:
+            for v in b.index.vars:
+                add(v)
     if memo is not None:
         memo[id(e)] = tuple(out)
     return tuple(out)
@@ -328,8 +354,21 @@ def tensors_read(e: Expr) -> list[Ref]:
             go(x.arg)
             if x.temperature is not None:
                 go(x.temperature)
-        elif isinstance(x, Concat):
+        elif isinstance(x, Concat | Guard):
             go(x.arg)
 
     go(e)
     return out
+
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    """The subexpressions of a node (the one place that knows each node's fields)."""
+    if isinstance(e, Map):
+        return e.args
+    if isinstance(e, Contract | Einsum):
+        return e.operands
+    if isinstance(e, Normalize):
+        return (e.arg,) if e.temperature is None else (e.arg, e.temperature)
+    if isinstance(e, Concat | Guard):
+        return (e.arg,)
+    return ()

@@ -223,6 +223,11 @@ def position(ix: ir.Index, a: Assignment) -> int:
     return sum(c * a[v] for v, c in ix.terms) + ix.const
 
 
+def holds(where: tuple[tuple[ir.Bound, ...], ...], a: Assignment) -> bool:
+    """Whether one conjunction of bounds holds under ``a`` (an empty ``where``: always)."""
+    return not where or any(all(0 <= position(b.index, a) < b.extent for b in conj) for conj in where)
+
+
 class _Context:
     """The tensors, data and index extents one equation is evaluated with."""
 
@@ -288,6 +293,9 @@ class _Context:
             return _div(x - mean, _sqrt(var + 1e-5))
         raise ValueError(f"unknown normalisation '{e.fn}'")
 
+    def _guard(self, e: ir.Guard, a: Assignment) -> float:
+        return self.eval(e.arg, a) if holds((e.bounds,), a) else 0.0
+
     def _concat(self, e: ir.Concat, a: Assignment) -> float:
         b, r = dict(a), a[e.into]
         for v in reversed(e.merge):  # row-major: the last merged variable varies fastest
@@ -307,6 +315,7 @@ _EVAL: dict[type, Callable[[_Context, ir.Expr, Assignment], float]] = {
         ir.Contract(e.operands, tuple(dict.fromkeys(e.output)), e.semiring), a),
     ir.Normalize: _Context._normalize,
     ir.Concat: _Context._concat,
+    ir.Guard: _Context._guard,
 }
 
 
@@ -337,6 +346,8 @@ class _Interpreter:
                              f"equation {k} writes {len(eq.indices)} indices")
         landed: dict[int, list[float]] = {}
         for a in ctx.assignments(lhs_vars, fixed):
+            if not holds(eq.where, a):
+                continue  # its inputs do not exist there: not written
             off = out.offset([position(ix, a) for ix in eq.indices])
             if off is not None:  # out-of-range targets are dropped
                 landed.setdefault(off, []).append(ctx.eval(eq.rhs, a))

@@ -100,15 +100,7 @@ def program_with(compiled, values: dict[str, Any], loss: str | None = None,
 def _find(e: ir.Expr, name: str, parent: ir.Expr | None = None):
     if isinstance(e, ir.Ref):
         return (e, parent) if e.tensor == name else None
-    kids: tuple = ()
-    if isinstance(e, ir.Map):
-        kids = e.args
-    elif isinstance(e, ir.Contract | ir.Einsum):
-        kids = e.operands
-    elif isinstance(e, ir.Normalize):
-        kids = (e.arg,) + ((e.temperature,) if e.temperature is not None else ())
-    elif isinstance(e, ir.Concat):
-        kids = (e.arg,)
+    kids = ir.children(e)
     for k in kids:
         got = _find(k, name, e)
         if got:

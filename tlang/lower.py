@@ -120,6 +120,21 @@ class Lowerer:
             pos = pos + c * xp.reshape(xp.arange(self.extents[v]), shape)
         return pos
 
+    def mask(self, where: tuple[tuple[ir.Bound, ...], ...], vars_: tuple[str, ...]) -> Any:
+        """Where one conjunction of bounds holds, over the axes ``vars_`` (broadcastable)."""
+        xp = self.xp
+        any_ok = None
+        for conj in where:
+            ok = None
+            for b in conj:
+                p = self.positions(b.index, vars_)
+                good = (p >= 0) & (p < b.extent)
+                ok = good if ok is None else ok & good
+            if ok is None:
+                return xp.asarray(True)
+            any_ok = ok if any_ok is None else any_ok | ok
+        return xp.asarray(True) if any_ok is None else any_ok
+
     # --------------------------------------------------------- evaluation
     def eval(self, e: ir.Expr) -> Labelled:
         method = getattr(self, "_" + type(e).__name__)
@@ -176,6 +191,17 @@ class Lowerer:
         vals = arr[tuple(clipped)]
         vals = xp.where(mask, vals, 0.0)
         return Labelled(xp.broadcast_to(vals, shape) if vals.shape != shape else vals, out)
+
+    def _Guard(self, e: ir.Guard) -> Labelled:
+        lab = self.eval(e.arg)
+        vars_ = list(lab.vars)
+        for b in e.bounds:
+            for v in b.index.vars:
+                if v not in vars_ and v not in self.fixed:
+                    vars_.append(v)
+        out = tuple(vars_)
+        arr = self.broadcast(lab, out)
+        return Labelled(self.xp.where(self.mask((e.bounds,), out), arr, 0.0), out)
 
     def _Map(self, e: ir.Map) -> Labelled:
         args = [self.eval(a) for a in e.args]

@@ -34,18 +34,6 @@ class ContractionReport:
     elements: int = 0             # for those: the broadcast product that is reduced
 
 
-def _children(e: ir.Expr) -> tuple[ir.Expr, ...]:
-    if isinstance(e, ir.Map):
-        return e.args
-    if isinstance(e, ir.Contract | ir.Einsum):
-        return e.operands
-    if isinstance(e, ir.Normalize):
-        return (e.arg,) if e.temperature is None else (e.arg, e.temperature)
-    if isinstance(e, ir.Concat):
-        return (e.arg,)
-    return ()
-
-
 def _walk(e: ir.Expr) -> Iterator[ir.Expr]:
     """Subexpressions in evaluation order (operands before the node)."""
     stack: list[tuple[ir.Expr, bool]] = [(e, False)]  # explicit: deep expressions stay linear
@@ -55,7 +43,7 @@ def _walk(e: ir.Expr) -> Iterator[ir.Expr]:
             yield node
         else:
             stack.append((node, True))
-            stack.extend((c, False) for c in reversed(_children(node)))
+            stack.extend((c, False) for c in reversed(ir.children(node)))
 
 
 def _vars(e: ir.Expr, fixed: frozenset[str], memo: dict | None = None) -> tuple[str, ...]:
@@ -184,7 +172,7 @@ def check_memory(prog: ir.ProgramIR, limit: int) -> None:
         ext = extents.get(k, {})
         memo: dict[int, tuple[str, ...]] = {}  # free variables by node id: linear on deep expressions
         for node in _walk(eq.rhs):
-            kids = sum(_new_bytes(c, fixed, ext, memo) for c in _children(node))
+            kids = sum(_new_bytes(c, fixed, ext, memo) for c in ir.children(node))
             span = node.span or eq.span
             if isinstance(node, ir.Contract) and _uses_einsum(node.semiring):
                 terms, out, shapes, text = _einsum_of(node, fixed, ext)

@@ -19,7 +19,13 @@ or ``*``, flattened through parentheses) are where indices meet.  For an index
    over float on from the sum together;
 3. anything else: ``v`` floats up through arithmetic (``+ - * / ^``, unary
    minus, comparisons) to the nearest enclosing function argument, or to the
-   whole right-hand side, and is aggregated there.
+   whole term, and is aggregated there.
+
+The terms of the sum at the top of the right-hand side (or directly inside
+its outermost nonlinearity) are separate equations (paper §3.1) for the
+summing operators ``=``, ``+=``, ``avg=``: the rule runs in each term, so
+``M[i,j] A[j] + B[j]`` is ``Σ_j M A + Σ_j B`` and ``(Y[e] - P[e])^2 + L W[i]^2``
+sums e and i each in its own term.
 
 One module decides it for both uses, so the renaming done before extent
 inference and the aggregation placed when lowering cannot disagree.
@@ -50,6 +56,10 @@ class Scope:
     semiring: str = "sumprod"
     norm_var: str | None = None
     loop_var: str | None = None
+    split: bool = True      # the terms are separate equations (the sums: =, +=, avg=)
+
+
+SPLIT_OPS = ("=", "+=", "avg=")   # projection operators whose terms are separate equations
 
 
 @dataclass(eq=False)
@@ -297,11 +307,11 @@ def _bind(v: str, leaves: list[_R]) -> tuple[list[Binding], list[_R]]:
     return [], leaves
 
 
-def _float_target(leaves: list[_R]) -> _R:
+def _float_target(leaves: list[_R], ceiling: _R) -> _R:
     """Rule 3: from the occurrences' common ancestor, up through arithmetic to the nearest
-    function argument or the root."""
+    function argument or the term (``ceiling``)."""
     node = _lca(leaves)
-    while node.parent is not None and _floats_through(node.parent):
+    while node is not ceiling and node.parent is not None and _floats_through(node.parent):
         node = node.parent
     if node.kind == "mul":
         while node.parent is not None and node.parent.kind == "mul":
@@ -309,20 +319,39 @@ def _float_target(leaves: list[_R]) -> _R:
     return node
 
 
-def bindings(root: _R, keep: set[str]) -> dict[str, list[Binding]]:
-    """Every projected variable's places of aggregation (the module docstring's rule)."""
+def top_terms(root: _R) -> list[_R]:
+    """The equation's terms: the terms of the sum at the root or directly inside the outermost
+    nonlinearity or normalisation (paper §3.1: several terms are several equations that share
+    the nonlinearity); one term when there is no such sum."""
+    n = root
+    while (n.kind == "map" and n.payload not in ARITH and n.payload != "not" and n.children
+           and (len(n.children) == 1 or n.payload == "sig")) or n.kind == "norm":
+        n = n.children[0]
+    return _terms(n) if _is_sum(n) else [root]
+
+
+def bindings(root: _R, keep: set[str], split: bool = True) -> dict[str, list[Binding]]:
+    """Every projected variable's places of aggregation (the module docstring's rule); with
+    ``split``, each term of the equation is an equation of its own."""
     occurrences: dict[str, list[_R]] = {}
     for lf in _leaves(root):
         for v in lf.vars:
             if v not in keep:
                 occurrences.setdefault(v, []).append(lf)
+    terms = top_terms(root) if split else [root]
     out: dict[str, list[Binding]] = {}
     for v in root.vars:
         if v in keep or v not in occurrences:
             continue
-        binds, floating = _bind(v, occurrences[v])
-        if floating:
-            binds.append((_float_target(floating), floating))
+        binds: list[Binding] = []
+        for term in terms:
+            occ = [lf for lf in occurrences[v] if _within(lf, term)]
+            if not occ:
+                continue
+            b, floating = _bind(v, occ)
+            binds += b
+            if floating:
+                binds.append((_float_target(floating, term), floating))
         out[v] = binds
     return out
 
@@ -365,15 +394,15 @@ def _fresh(name: str, used: set[str]) -> str:
 
 
 def separate_terms(rhs: A.Expr, lhs_vars: tuple[str, ...], eq_vars: set[str],
-                   keep: set[str] = frozenset()) -> tuple[A.Expr, dict[str, str]]:
-    """``rhs`` with each index aggregated at more than one place renamed apart (each place but
-    the first keeps... a fresh name ``j_1``, ``j_2``, not used in the equation), and the renaming
-    (fresh name -> the name written)."""
+                   keep: set[str] = frozenset(), op: str = "=") -> tuple[A.Expr, dict[str, str]]:
+    """``rhs`` with each index aggregated at more than one place renamed apart (the first place
+    keeps the name, the others get fresh names ``j_1``, ``j_2`` not used in the equation), and
+    the renaming (fresh name -> the name written)."""
     sc = Scope(tuple(lhs_vars), set(eq_vars), lambda r: None)
     tree = _Tree(sc, None)
     root = tree.raw(rhs)
     tree.annotate(root)
-    placed = bindings(root, set(lhs_vars) | set(keep))
+    placed = bindings(root, set(lhs_vars) | set(keep), op in SPLIT_OPS)
     renames: dict[int, dict[str, str]] = {}
     back: dict[str, str] = {}
     used = set(eq_vars)
@@ -390,14 +419,17 @@ def separate_terms(rhs: A.Expr, lhs_vars: tuple[str, ...], eq_vars: set[str],
     return _rebuild(rhs, renames), back
 
 
-def aggregation_root(rhs: A.Expr, lhs_vars: tuple[str, ...], eq_vars: set[str], var: str) -> bool:
-    """Whether ``var`` (not on the LHS) is aggregated over the whole right-hand side only."""
+def aggregation_root(rhs: A.Expr, lhs_vars: tuple[str, ...], eq_vars: set[str], var: str,
+                     op: str = "=") -> bool:
+    """Whether ``var`` (not on the LHS) is aggregated over whole terms of the equation only."""
     sc = Scope(tuple(lhs_vars), set(eq_vars), lambda r: None)
     tree = _Tree(sc, None)
     root = tree.raw(rhs)
     tree.annotate(root)
-    binds = bindings(root, set(lhs_vars)).get(var, [])
-    return all(node is root for node, _ in binds)
+    split = op in SPLIT_OPS
+    tops = top_terms(root) if split else [root]
+    binds = bindings(root, set(lhs_vars), split).get(var, [])
+    return all(any(node is t for t in tops) for node, _ in binds)
 
 
 # ------------------------------------------------------------------ lowering
@@ -407,7 +439,7 @@ class _Lower(_Tree):
         keep = set(self.sc.lhs_vars)
         if self.sc.loop_var:
             keep.add(self.sc.loop_var)
-        for v, binds in bindings(root, keep).items():
+        for v, binds in bindings(root, keep, self.sc.split).items():
             for node, _ in binds:
                 if v not in node.agg:
                     node.agg.append(v)

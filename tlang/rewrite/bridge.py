@@ -34,6 +34,8 @@ def map_ir(e: ir.Expr, f: Callable[[ir.Expr], ir.Expr]) -> ir.Expr:
         e = ir.Normalize(e.fn, map_ir(e.arg, f), e.var, t, span=e.span)
     elif isinstance(e, ir.Concat):
         e = ir.Concat(map_ir(e.arg, f), e.merge, e.into, span=e.span)
+    elif isinstance(e, ir.Guard):
+        e = ir.Guard(map_ir(e.arg, f), e.bounds, span=e.span)
     return f(e)
 
 
@@ -100,6 +102,9 @@ def rename_ir(e: ir.Expr, m: dict[str, str]) -> ir.Expr:
         return ir.Normalize(e.fn, rename_ir(e.arg, inner), inner.get(e.var, e.var), t, span=e.span)
     if isinstance(e, ir.Concat):
         return ir.Concat(rename_ir(e.arg, inner), e.merge, inner.get(e.into, e.into), span=e.span)
+    if isinstance(e, ir.Guard):
+        return ir.Guard(rename_ir(e.arg, inner), tuple(ir.Bound(_rename_index(b.index, inner), b.extent)
+                                                      for b in e.bounds), span=e.span)
     raise Unsupported(f"no renaming for {type(e).__name__}")
 
 
@@ -136,6 +141,8 @@ def text(e: ir.Expr) -> str:
         return f"{e.fn}_{e.var}({text(e.arg)})"
     if isinstance(e, ir.Concat):
         return f"concat({text(e.arg)})"
+    if isinstance(e, ir.Guard):
+        return f"guard({text(e.arg)})"
     if isinstance(e, ir.Contract | ir.Einsum):
         try:
             return show(to_formal(e, {}, depth=99)[0])
