@@ -84,7 +84,10 @@ def assemble(b: Builder) -> ir.ProgramIR:
         for a in range(arity):
             key = ("slot", name, a)
             solver.find(key)
-            shape.append(_extent_of(b, key, f"axis {a + 1} of '{name}'", span))
+            if b.virtual_axis.get(name) == a:  # not stored: the loop's length, if anything fixes it
+                shape.append(solver.extent(key) or 0)
+            else:
+                shape.append(_extent_of(b, key, f"axis {a + 1} of '{name}'", span))
             root = solver.find(key)
             dn = dnames[root]
             doms.append(dn)
@@ -216,12 +219,11 @@ def _ref_resolver(b: Builder, p: _Proto, tensors):
     def resolve(r: A.Ref) -> ir.Ref:
         vaxis = b.virtual_axis.get(r.name)
         idx = []
+        step = None
         for a, ix in enumerate(r.indices):
-            if a == vaxis:
-                if isinstance(ix, A.IVirtual):
-                    continue
-                if p.virtual is None or r is p.lhs:
-                    continue  # a non-virtual write/read of a virtual tensor addresses its buffer
+            if a == vaxis:  # not stored: a read in the loop says which step's value it reads
+                if isinstance(ix, A.IVirtual) and r is not p.lhs and ix.name in (loop, p.accumulate):
+                    step = _step(b, r, ix)
                 continue
             if isinstance(ix, A.IVirtual):
                 raise TlangCheckError(f"'*{ix.name}' is virtual here but '{r.name}' has no virtual "
@@ -234,8 +236,25 @@ def _ref_resolver(b: Builder, p: _Proto, tensors):
             raise TlangCheckError(f"'{r.name}' has {rank} ind{'ex' if rank == 1 else 'ices'} but is used "
                                   "here without any", r.span,
                                   [f"write {r.name}[{', '.join('ijklmn'[:rank])}] (a bare name is a scalar)"])
-        return ir.Ref(r.name, tuple(idx), span=r.span)
+        return ir.Ref(r.name, tuple(idx), step, span=r.span)
+    loop = p.virtual[0] if p.virtual else None
     return resolve
+
+
+def _step(b: Builder, r: A.Ref, ix: A.IVirtual) -> int:
+    """Which value of a loop tensor ``r[..., *t+c]`` reads: 0 the current step's, -1 the previous."""
+    var, off, _span = b.virtual_offset[r.name]
+    if var != ix.name:
+        raise TlangCheckError(f"'{r.name}' advances with the virtual index '{var}', not '{ix.name}'", ix.span)
+    rel = ix.offset - off
+    if rel not in (0, -1):
+        when = "a later step" if rel > 0 else f"{-rel} steps back"
+        raise TlangCheckError(f"this reads '{r.name}' at {when}; a loop keeps only the current and the "
+                              "previous step", ix.span,
+                              [f"'{r.name}' is written at *{var}{'' if off == 0 else f'{off:+d}'}, so read "
+                               f"*{var}{'' if off == 0 else f'{off:+d}'} (this step) or "
+                               f"*{var}{'' if off - 1 == 0 else f'{off - 1:+d}'} (the previous one)"])
+    return rel
 
 
 def _equation(b: Builder, p: _Proto, tensors, data, var_extents, k: int) -> ir.Equation | None:
@@ -277,20 +296,23 @@ def _equation(b: Builder, p: _Proto, tensors, data, var_extents, k: int) -> ir.E
     slice_vars = [v for (pi, _), v in b._slices.items() if pi == p.index]
     lhs_slice = [v for v in slice_vars if v not in lhs_vars]
     norm_var = dotted or (lhs_vars[-1] if lhs_vars else None)
-    loop_var = p.virtual[0] if p.virtual else None
+    loop_var = p.virtual[0] if p.virtual else p.accumulate
     scope = Scope(tuple(lhs_vars + lhs_slice), set(p.vars), resolve, ir.OP_SEMIRING[p.op], norm_var,
                   loop_var, p.op in SPLIT_OPS)
     rhs = lower_expr(p.rhs, scope)
     indices = lhs.indices + tuple(ir.ivar(v) for v in lhs_slice)
     for v in p.vars | set(slice_vars):
         shown = p.display.get(v, v)
-        if v == loop_var and p.virtual is not None:
-            var_extents[(k, v)] = _extent_of(b, ("var", p.index, v), f"the virtual index '{shown}'", p.span)
+        if v == loop_var:  # the loop's length; none when nothing fixes it (the loop runs to a fixpoint)
+            n = b.solver.extent(("var", p.index, v))
+            if n is not None:
+                var_extents[(k, v)] = n
             continue
         var_extents[(k, v)] = _extent_of(b, ("var", p.index, v), f"index '{shown}'", p.span)
     ext = {v: n for (j, v), n in var_extents.items() if j == k}
     rhs, where = guard_terms(rhs, set(lhs_vars + lhs_slice) | ({loop_var} if loop_var else set()), ext, tensors)
-    return ir.Equation(name, indices, p.op, rhs, p.virtual, p.kind, where=where, span=p.span)
+    return ir.Equation(name, indices, p.op, rhs, p.virtual, p.kind, where=where, accumulate=p.accumulate,
+                       span=p.span)
 
 
 # ------------------------------------------- elements only where their inputs exist

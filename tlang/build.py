@@ -19,7 +19,7 @@ import numpy as np
 from . import ast as A
 from . import ir
 from .functions import FUNCTIONS
-from .scope import lower_expr, separate_terms
+from .scope import SPLIT_OPS, aggregation_root, lower_expr, separate_terms
 from .shapes import Derived, ExtentSolver
 from .source import Span, TlangCheckError, TlangShapeError
 
@@ -39,6 +39,7 @@ class _Proto:
     slices: int = 0
     vars: set[str] = field(default_factory=set)
     virtual: tuple[str, int] | None = None
+    accumulate: str | None = None   # runs once per step of this virtual index (16.3)
     display: dict[str, str] = field(default_factory=dict)   # fresh index name -> the name written
 
 
@@ -86,6 +87,7 @@ class Builder:
         self.defined: set[str] = set()
         self.int_scalars: dict[str, int] = {}
         self.virtual_axis: dict[str, int] = {}
+        self.virtual_offset: dict[str, tuple[str, int, Span | None]] = {}  # tensor -> (index, offset, where)
         self.facts: dict[str, list[A.Fact]] = {}
         self.first_span: dict[str, Span | None] = {}
         self.decl_dtype: dict[str, str] = {}
@@ -173,6 +175,13 @@ class Builder:
             return
         from .formal_ir import normalize_equation  # einsum("ij,jk->ik", A, B): A -> A[i, j]
         lhs, rhs = normalize_equation(st.lhs, st.rhs)
+        loop = _loop_var(lhs, rhs)
+        if loop is not None and st.op in SPLIT_OPS:  # terms without the loop are not repeated per step
+            terms = _top_terms(rhs)
+            if len(terms) > 1 and any(_loop_var(lhs, t) != loop for t in terms):
+                for t in terms:
+                    self._add_proto(lhs, st.op, t, "equation", st.span)
+                return
         self._add_proto(lhs, st.op, rhs, "equation", st.span)
 
     def _scan_fact(self, st: A.Fact) -> None:
@@ -263,6 +272,20 @@ class Builder:
                     raise TlangCheckError("an equation can have one virtual index", ix.span)
                 p.virtual = (ix.name, ix.offset)
                 self.virtual_axis[lhs.name] = k
+                seen = self.virtual_offset.setdefault(lhs.name, (ix.name, ix.offset, ix.span))
+                if seen[:2] != (ix.name, ix.offset):
+                    raise TlangCheckError(
+                        f"'{lhs.name}' is written at *{seen[0]}{_offset(seen[1])} elsewhere "
+                        f"but at *{ix.name}{_offset(ix.offset)} here", ix.span,
+                        ["every equation of a virtual-index loop writes its tensor at the same step"])
+        if p.virtual is None:
+            p.accumulate = _loop_var(lhs, rhs)
+            if p.accumulate is not None and not aggregation_root(
+                    rhs, tuple(v for v in p.vars if _on_lhs(lhs, v)), p.vars, p.accumulate, op):
+                raise TlangCheckError(
+                    f"this equation runs once per step of the virtual index '{p.accumulate}', which "
+                    "its right-hand side aggregates inside a function", span,
+                    ["a virtual index can only be aggregated over a whole term of the equation"])
         self.protos.append(p)
 
     # --------------------------------------------------------- pass 2: unify
@@ -356,6 +379,8 @@ class Builder:
                 self.solver.union(("var", p.index, ix.name), slot, span,
                                   f"index '{p.display.get(ix.name, ix.name)}' (axis {a + 1} of {r.name})")
             elif isinstance(ix, A.IConst):
+                if self.virtual_axis.get(r.name) == a:
+                    continue  # the buffer of a virtual index: not a position (X[0, 0] = 1 sets its start)
                 if isinstance(ix.value, int) and ix.value >= 0:
                     self.solver.require(slot, ix.value + 1, span)
                 elif isinstance(ix.value, str) and not ix.quoted and ix.value in self.int_scalars:
@@ -460,7 +485,54 @@ def _separate(lhs: A.Ref, rhs: A.Expr, op: str) -> tuple[A.Expr, dict[str, str]]
     for r in _refs(rhs):
         for ix in r.indices:
             _index_vars(ix, eq_vars)
+    loop = _loop_var(lhs, rhs)
+    if loop is not None:
+        keep.add(loop)
     return separate_terms(rhs, tuple(lhs_vars), eq_vars, keep, op)
+
+
+def _offset(c: int) -> str:
+    return "" if c == 0 else f"{c:+d}"
+
+
+def _on_lhs(lhs: A.Ref, v: str) -> bool:
+    vs: set[str] = set()
+    for ix in lhs.indices:
+        if not isinstance(ix, A.IVirtual):
+            _index_vars(ix, vs)
+    return v in vs
+
+
+def _loop_var(lhs: A.Ref, rhs: A.Expr) -> str | None:
+    """The virtual index an equation without one on its LHS runs inside (the paper's loss
+    ``Loss = (Y[e] - X[*e, N, j])^2``): a virtual read ``X[*e]`` whose index is also used as an
+    ordinary one (``Y[e]``, or on the LHS).  Otherwise a virtual read is the buffer's final value."""
+    if any(isinstance(ix, A.IVirtual) for ix in lhs.indices):
+        return None
+    virtual: list[str] = []
+    plain: set[str] = set()
+    for ix in lhs.indices:
+        _index_vars(ix, plain)
+    for n in A.walk(rhs):
+        if isinstance(n, A.Ref):
+            for ix in n.indices:
+                if isinstance(ix, A.IVirtual):
+                    virtual.append(ix.name)
+                else:
+                    _index_vars(ix, plain)
+        elif isinstance(n, A.Name):
+            plain.add(n.name)
+    return next((v for v in virtual if v in plain), None)
+
+
+def _top_terms(rhs: A.Expr) -> list[A.Expr]:
+    """The terms of a sum at the top of a right-hand side (a difference negates its right side)."""
+    if isinstance(rhs, A.Binary) and rhs.op in "+-":
+        right = _top_terms(rhs.right)
+        if rhs.op == "-":
+            right = [A.Unary("-", t, span=t.span) for t in right]
+        return _top_terms(rhs.left) + right
+    return [rhs]
 
 
 def _conj(body: tuple[A.Expr, ...]) -> A.Expr:

@@ -36,7 +36,8 @@ import numpy as np
 
 from . import ir
 from .codegen_emit import COMBINE, Code, Emitter, equation_text, fold_key, foldable
-from .engine import ConvergenceWarning, Options, Results, _reads, answer, strata
+from .engine import ConvergenceWarning, Options, Results, answer
+from .schedule import Accumulate, Advance, Compute, Fixpoint, role, schedule
 from .source import TlangError, TlangResourceError, TlangShapeError
 
 BACKENDS = ("numpy", "jax", "cupy")
@@ -45,7 +46,8 @@ _HEADERS = {
     "cupy": ["import cupy as xp"],
     "jax": ["import jax.numpy as xp", "from jax import lax"],
 }
-_RESERVED = {"xp", "rt", "lax", "math", "data", "converged", "runtime", "MAX_ITER", "TOL", "tl_program",
+_RESERVED = {"xp", "rt", "lax", "math", "data", "converged", "status", "carry", "runtime", "MAX_ITER", "TOL",
+             "tl_program",
              "state", "params", "np", "jax"}
 
 
@@ -156,6 +158,9 @@ class _Generator:
         self.shapes = {n: tuple(t.stored_shape) for n, t in prog.tensors.items()}
         used: set[str] = set()
         self.names: dict[Any, str] = {n: _identifier(n, used) for n in prog.tensors}
+        for n in prog.tensors:  # a loop tensor's value at the previous step
+            if prog.tensors[n].virtual_axis is not None:
+                self.names[("prev", n)] = _identifier(f"prev_{n}", used)
         self.inputs = input_tensors(prog)
         keys = []
         for eq in prog.equations:
@@ -223,49 +228,45 @@ class _Generator:
             code.line(f"{n[t]} = {f'({conv} > 0) * 1.0' if prog.tensors[t].boolean else conv}")
         for key in self.data_keys:
             code.line(f"{n[('data', key)]} = data[{key!r}]")
-        code.line("converged = {}")
-        for comp in strata(prog):
-            if all(t in self.inputs for t in comp):
-                continue
-            code.line()
-            if self._recursive(comp):
-                self._fixpoint(code, comp)
-            else:
-                self._tensor(code, comp[0], n[comp[0]])
+        code.line("status = {}")
+        self._steps(code, schedule(prog).steps, {})
         code.line()
         ret = ", ".join(f"{t!r}: {n[t]}" for t in prog.tensors)
-        code.line(f"return {{{ret}}}, converged")
+        code.line(f"return {{{ret}}}, status")
         return "\n".join(head + code.lines) + "\n"
 
-    def _recursive(self, comp: list[str]) -> bool:
-        return len(comp) > 1 or any(t == comp[0] for _, eq in self.by_lhs.get(comp[0], []) for t, _ in _reads(eq))
+    # ------------------------------------------------------- the schedule
+    def _steps(self, code: Code, steps, fixed: dict[str, str]) -> None:
+        for st in steps:
+            self._step(code, st, fixed)
 
-    def _tensor(self, code: Code, name: str, target: str) -> None:
-        """Emit the statements that compute ``name`` from the current names into ``target``."""
-        info = self.prog.tensors[name]
-        eqs = self.by_lhs.get(name, [])
-        plain = [(k, e) for k, e in eqs if e.virtual is None]
-        loops = [(k, e) for k, e in eqs if e.virtual is not None]
-        total = self._combine(code, info, plain, {})
-        if not loops:
-            code.line(f"{target} = {total}")
-            return
-        var = loops[0][1].virtual[0]
-        steps = self.prog.extent(loops[0][0], var)
-        code.counter[0] += 1
-        k = code.counter[0]
-        step, fn, buf = f"_k{k}", f"_loop{k}", self.names[name]
-        code.line(f"def {fn}({buf}, {step}):  # one step of the virtual index {_safe(var)}")
-        body = code.nested()
-        acc = self._combine(body, info, loops, {var: step})
-        if self.backend == "jax":
-            body.line(f"return {acc}, None")
-            code.line(f"{target}, _ = lax.scan({fn}, {total}, xp.arange({steps}))")
+    def _eqs(self, name: str, kind: str) -> list[tuple[int, ir.Equation]]:
+        return [(k, e) for k, e in self.by_lhs.get(name, []) if role(e) == kind]
+
+    def _step(self, code: Code, st, fixed: dict[str, str]) -> None:
+        n = self.names
+        if isinstance(st, Compute):
+            if st.tensor in self.inputs:
+                return
+            code.line()
+            info = self.prog.tensors[st.tensor]
+            code.line(f"{n[st.tensor]} = {self._combine(code, info, self._eqs(st.tensor, 'plain'), fixed)}")
+        elif isinstance(st, Advance):
+            info = self.prog.tensors[st.tensor]
+            code.line(f"{n[st.tensor]} = {self._combine(code, info, self._eqs(st.tensor, 'step'), fixed)}")
+        elif isinstance(st, Accumulate):
+            info = self.prog.tensors[st.tensor]
+            eqs = self._eqs(st.tensor, "acc")
+            contrib = self._combine(code, info, eqs, fixed)
+            op = COMBINE[eqs[0][1].op]
+            t = n[st.tensor]
+            acc = {"max": f"xp.maximum({t}, {contrib})", "min": f"xp.minimum({t}, {contrib})"}.get(
+                op, f"{t} + {contrib}")
+            code.line(f"{t} = {f'({acc} > 0) * 1.0' if info.boolean else acc}")
+        elif isinstance(st, Fixpoint):
+            self._fixpoint(code, st, fixed)
         else:
-            body.line(f"return {acc}")
-            code.line(f"{target} = {total}")
-            code.line(f"for {step} in range({steps}):")
-            code.nested().line(f"{target} = {fn}({target}, {step})")
+            self._loop(code, st, fixed)
 
     def _combine(self, code: Code, info: ir.TensorInfo, eqs, fixed: dict[str, str]) -> str:
         shape = info.stored_shape
@@ -289,38 +290,98 @@ class _Generator:
             acc = f"({acc} > 0) * 1.0"
         return acc
 
-    def _fixpoint(self, code: Code, comp: list[str]) -> None:
+    def _equations_of(self, steps) -> list[tuple[int, ir.Equation]]:
+        out: list[tuple[int, ir.Equation]] = []
+        for st in steps:
+            if isinstance(st, Compute):
+                out += self._eqs(st.tensor, "plain")
+            elif isinstance(st, Advance):
+                out += self._eqs(st.tensor, "step")
+            elif isinstance(st, Accumulate):
+                out += self._eqs(st.tensor, "acc")
+            elif isinstance(st, Fixpoint):
+                out += self._equations_of(st.steps)
+            else:
+                for t in st.buffers + st.accumulators:
+                    out += self._eqs(t, "plain")
+                out += self._equations_of(st.body)
+        return out
+
+    def _params(self, steps, state: set[str], fixed: dict[str, str]) -> list[Any]:
+        """The names a fixpoint's step function reads from outside its state (passed explicitly:
+        JAX's differentiable fixpoint cannot close over traced values)."""
+        out: list[Any] = []
+
+        def add(key) -> None:
+            if key not in out:
+                out.append(key)
+
+        for k, eq in self._equations_of(steps):
+            for key in self.eq_consts.get(k, []):
+                add(("data", key))
+            for ref in ir.tensors_read(eq.rhs):
+                if ref.step == -1:
+                    add(("prev", ref.tensor))
+                elif ref.tensor not in state:
+                    add(ref.tensor)
+            for key in _data_keys(eq.rhs):
+                add(("data", key))
+            if eq.accumulate is not None and eq.lhs not in state:
+                add(eq.lhs)
+        return out
+
+    def _fixpoint(self, code: Code, st: Fixpoint, fixed: dict[str, str]) -> None:
         n = self.names
-        members = set(comp)
-        reads: list[Any] = []
-        for t in comp:
-            for k, eq in self.by_lhs.get(t, []):
-                for key in self.eq_consts.get(k, []):
-                    if ("data", key) not in reads:
-                        reads.append(("data", key))
-                for ref in ir.tensors_read(eq.rhs):
-                    if ref.tensor not in members and ref.tensor not in reads:
-                        reads.append(ref.tensor)
-                for key in _data_keys(eq.rhs):
-                    if ("data", key) not in reads:
-                        reads.append(("data", key))
+        comp = list(st.tensors)
+        params = self._params(st.steps, set(comp), fixed)
+        names = [n[r] for r in params] + [v for v in fixed.values() if v not in [n[r] for r in params]]
         self.fixpoints.append(tuple(comp))
         code.counter[0] += 1
         fn = f"_fix{code.counter[0]}"
         state = ", ".join(n[t] for t in comp) + ","
-        params = ", ".join(n[r] for r in reads) + ("," if reads else "")
-        code.line(f"# recursive stratum {{{_safe(', '.join(comp))}}}: recompute until nothing changes")
+        pnames = ", ".join(names) + ("," if names else "")
+        code.line()
+        code.line(f"# recursive component {{{_safe(', '.join(comp))}}}: sweeps in program order until nothing changes")
         code.line(f"def {fn}(state, params):")
         body = code.nested()
         body.line(f"({state}) = state")
-        if reads:
-            body.line(f"({params}) = params")
-        for t in comp:
-            self._tensor(body, t, f"_next_{n[t]}")
-        body.line(f"return ({', '.join(f'_next_{n[t]}' for t in comp)},)")
+        if names:
+            body.line(f"({pnames}) = params")
+        self._steps(body, st.steps, fixed)
+        body.line(f"return ({state})")
         zeros = ", ".join(f"xp.zeros({self.shapes[t]!r})" for t in comp) + ","
-        code.line(f"({state}), converged[{', '.join(comp)!r}] = rt.fixpoint(")
-        code.nested().line(f"{fn}, ({zeros}), ({params}), MAX_ITER, TOL)")
+        code.line(f"({state}), status[{', '.join(comp)!r}] = rt.fixpoint(")
+        code.nested().line(f"{fn}, ({zeros}), ({pnames}), MAX_ITER, TOL)")
+
+    def _loop(self, code: Code, st, fixed: dict[str, str]) -> None:
+        n = self.names
+        code.line()
+        code.line(f"# the loop over the virtual index {_safe(st.var)}: {_safe(', '.join(st.buffers))} advance "
+                  "together")
+        for t in st.buffers + st.accumulators:
+            code.line(f"{n[t]} = {self._combine(code, self.prog.tensors[t], self._eqs(t, 'plain'), fixed)}")
+        code.counter[0] += 1
+        k = code.counter[0]
+        fn, step = f"_loop{k}", f"_k{k}"
+        carry = ", ".join(n[t] for t in st.buffers + st.accumulators) + ","
+        code.line(f"def {fn}(carry, {step}):  # one step of {_safe(st.var)}")
+        body = code.nested()
+        body.line(f"({carry}) = carry")
+        for t in st.buffers:
+            body.line(f"{n[('prev', t)]} = {n[t]}")
+        self._steps(body, st.body, {**fixed, st.var: step})
+        if st.length is None:
+            body.line(f"return ({carry})")
+            self.fixpoints.append(tuple(st.buffers))
+            code.line(f"({carry}), status[{', '.join(st.buffers)!r}] = rt.until({fn}, ({carry}), "
+                      f"{len(st.buffers)}, MAX_ITER, TOL)")
+        elif self.backend == "jax":
+            body.line(f"return ({carry}), None")
+            code.line(f"({carry}), _ = lax.scan({fn}, ({carry}), xp.arange({st.length}))")
+        else:
+            body.line(f"return ({carry})")
+            code.line(f"for {step} in range({st.length}):")
+            code.nested().line(f"({carry}) = {fn}(({carry}), {step})")
 
 
 def _safe(text: str) -> str:
@@ -388,8 +449,8 @@ _JITTED: OrderedDict[tuple, Callable] = OrderedDict()
 def _select(fn: Callable, outputs: tuple[str, ...]) -> Callable:
     """``fn`` returning only ``outputs`` (jitted, XLA drops the intermediates nobody reads)."""
     def selected(*args):
-        tensors, converged = fn(*args)
-        return {t: tensors[t] for t in outputs}, converged
+        tensors, status = fn(*args)
+        return {t: tensors[t] for t in outputs}, status
     return selected
 
 
@@ -518,15 +579,28 @@ def check_memory(prog: ir.ProgramIR, limit: int | None) -> None:
                 f"limit of {limit:,} bytes", info.span, ["raise it with --memory-limit"])
 
 
-def warn_unconverged(prog: ir.ProgramIR, converged: dict[str, Any], max_iter: int) -> None:
-    for comp, ok in converged.items():
-        if bool(ok):
+STATUS = {1: "did not converge in {max_iter} iterations", 2: "diverged (a value is NaN or infinite) "
+          "after sweep {sweep}", 3: "oscillates: sweep {sweep} repeats sweep {before} (period 2)"}
+
+
+def report_status(prog: ir.ProgramIR, status: dict[str, Any], max_iter: int, strict: bool = False) -> None:
+    """Warn (or, ``strict``, raise) about each recursion or loop that did not settle: the codes
+    of ``Runtime.fixpoint`` (0 converged, 1 out of iterations, 2 diverged, 3 oscillates)."""
+    for comp, st in status.items():
+        code, sweep = (int(np.asarray(x)) for x in st)
+        if code == 0:
             continue
         members = comp.split(", ")
-        where = ", ".join(eq.span.where() for eq in prog.equations if eq.lhs in members and eq.span)
-        warnings.warn(ConvergenceWarning(
-            f"recursion over {comp} did not converge in {max_iter} iterations (equations at {where})"),
-            stacklevel=3)
+        eqs = [eq for eq in prog.equations if eq.lhs in members and eq.kind not in ("data", "fact")]
+        where = ", ".join(eq.span.where() for eq in eqs if eq.span)
+        message = f"recursion over {comp} " + STATUS[code].format(max_iter=max_iter, sweep=sweep,
+                                                                  before=sweep - 2)
+        if strict:
+            from .source import TlangRuntimeError
+            raise TlangRuntimeError(message, eqs[0].span if eqs else None,
+                                    [f"equations at {where}"] if where else [])
+        warnings.warn(ConvergenceWarning(f"{message} (equations at {where})" if where else message),
+                      stacklevel=3)
 
 
 def to_results(prog: ir.ProgramIR, tensors: dict[str, Any], backend) -> Results:
@@ -543,8 +617,8 @@ def run_generated(prog: ir.ProgramIR, backend: str = "jax", options: Options | N
     x64 = x64 if x64 is not None else getattr(opts, "x64", None)
     compiled = CompiledProgram(prog, backend, x64=x64, max_iter=opts.max_iter, tol=opts.tol)
     start = time.monotonic()
-    tensors, converged = compiled.run()
-    warn_unconverged(prog, converged, opts.max_iter)
+    tensors, status = compiled.run()
+    report_status(prog, status, opts.max_iter, opts.strict)
     if opts.timeout and time.monotonic() - start > opts.timeout:
         raise TlangResourceError(f"the run exceeded its time limit of {opts.timeout} s", None,
                                  ["raise it with --timeout"])
@@ -571,5 +645,5 @@ def clear_caches() -> None:
 
 
 __all__ = ["Generated", "CompiledProgram", "generate", "load", "compile_function", "emit_python",
-           "evaluate", "run_generated", "input_tensors", "resolve_backend", "x64_requested",
+           "evaluate", "run_generated", "input_tensors", "resolve_backend", "x64_requested", "report_status",
            "clear_caches"]

@@ -166,7 +166,7 @@ class Emitter:
         return Val(self.names[("data", e.key)], e.vars)
 
     def _Ref(self, e: ir.Ref) -> Val:
-        arr = self.names[e.tensor]
+        arr = self.names[("prev", e.tensor) if e.step == -1 else e.tensor]
         shape = self.shapes[e.tensor]
         out: list[str] = []
         for ix in e.indices:

@@ -109,21 +109,43 @@ class Runtime:
 
     # ------------------------------------------------------- fixpoints
     def same(self, a: Any, b: Any, tol: float) -> bool:
-        """The engine's convergence test for one tensor (``np.allclose``, NaN equal to NaN)."""
-        return tuple(a.shape) == tuple(b.shape) and bool(
-            self.xp.allclose(a, b, rtol=tol, atol=tol, equal_nan=True))
+        """The engine's convergence test for one tensor (``np.allclose``; NaN is never settled)."""
+        return tuple(a.shape) == tuple(b.shape) and bool(self.xp.allclose(a, b, rtol=tol, atol=tol))
 
     def fixpoint(self, step: Step, init: tuple, params: tuple, max_iter: int, tol: float) -> tuple:
-        """Iterate ``state = step(state, params)`` from ``init`` until no tensor changes (within
-        ``tol``) or ``max_iter`` rounds; return ``(state, converged)``."""
-        state = tuple(init)
-        for _ in range(max_iter):
+        """Sweep ``state = step(state, params)`` from ``init`` until no tensor changes (within
+        ``tol``); return ``(state, (code, sweep))`` with code 0 (settled), 1 (``max_iter`` sweeps
+        ran out), 2 (a value became NaN, or infinite from finite) or 3 (a period-2 oscillation)."""
+        state, before = tuple(init), None
+        for sweep in range(1, max_iter + 1):
             new = tuple(step(state, params))
-            done = all(self.same(a, b, tol) for a, b in zip(state, new))
-            state = new
-            if done:
-                return state, True
-        return state, False
+            if self.diverged(state, new, sweep):
+                return new, (2, sweep)
+            if all(self.same(a, b, tol) for a, b in zip(state, new)):
+                return new, (0, sweep)
+            if before is not None and all(self.same(a, b, tol) for a, b in zip(before, new)):
+                return new, (3, sweep)
+            before, state = state, new
+        return state, (1, max_iter)
+
+    def until(self, body: Callable, carry: tuple, buffers: int, max_iter: int, tol: float) -> tuple:
+        """A virtual-index loop with no length: steps ``carry = body(carry, t)`` until its first
+        ``buffers`` entries stop changing; ``(carry, (code, step))`` as for ``fixpoint``."""
+        carry = tuple(carry)
+        for t in range(max_iter):
+            new = tuple(body(carry, t))
+            if self.diverged(carry[:buffers], new[:buffers], t + 1):
+                return new, (2, t + 1)
+            if all(self.same(a, b, tol) for a, b in zip(carry[:buffers], new[:buffers])):
+                return new, (0, t + 1)
+            carry = new
+        return carry, (1, max_iter)
+
+    def diverged(self, old: tuple, new: tuple, sweep: int) -> bool:
+        """A NaN, or an element that became infinite from a finite value after the first sweep."""
+        xp = self.xp
+        return any(bool(xp.any(xp.isnan(b) | (xp.isinf(b) & xp.isfinite(a) & (sweep > 1))))
+                   for a, b in zip(old, new))
 
 
 class NumpyRuntime(Runtime):
@@ -161,7 +183,7 @@ class JaxRuntime(Runtime):
         super().__init__(xp)
         import jax
         self.jax = jax
-        self._fix = _make_jax_fixpoint(jax, self._close_all)
+        self._fix = _make_jax_fixpoint(jax, self._close_all, self._diverged)
 
     def einsum(self, spec: str, *operands: Any, path: list | None = None) -> Any:
         return self.xp.einsum(spec, *operands, optimize=path or "auto")
@@ -188,13 +210,42 @@ class JaxRuntime(Runtime):
         return xp.where(hit, out, 0.0)
 
     def _close_all(self, old: tuple, new: tuple, tol: Any) -> Any:
-        """``allclose(old, new)`` for every tensor, on the device (inf == inf, NaN == NaN)."""
+        """``allclose(old, new)`` for every tensor, on the device (inf == inf; NaN is never close)."""
         xp = self.xp
         ok = xp.asarray(True)
         for a, b in zip(old, new):
-            c = (a == b) | (xp.abs(a - b) <= tol + tol * xp.abs(b)) | (xp.isnan(a) & xp.isnan(b))
+            c = (a == b) | (xp.abs(a - b) <= tol + tol * xp.abs(b))
             ok = ok & xp.all(c)
         return ok
+
+    def _diverged(self, old: tuple, new: tuple, sweep: Any) -> Any:
+        xp = self.xp
+        bad = xp.asarray(False)
+        for a, b in zip(old, new):
+            bad = bad | xp.any(xp.isnan(b) | (xp.isinf(b) & xp.isfinite(a) & (sweep > 1)))
+        return bad
+
+    def until(self, body: Callable, carry: tuple, buffers: int, max_iter: int, tol: float) -> tuple:
+        """``Runtime.until`` as a ``lax.while_loop`` (forward only: no gradient through it)."""
+        jax, xp = self.jax, self.xp
+        carry = tuple(carry)
+        if carry:
+            tol = max(tol, 4 * float(np.finfo(carry[0].dtype).eps))
+
+        def cond(c):
+            t, code, _ = c
+            return (code < 0) & (t < max_iter)
+
+        def step(c):
+            t, _, x = c
+            new = tuple(body(x, t))
+            bad = self._diverged(x[:buffers], new[:buffers], t + 1)
+            same = self._close_all(x[:buffers], new[:buffers], tol)
+            code = xp.where(bad, 2, xp.where(same, 0, -1))
+            return t + 1, code, new
+
+        t, code, carry = jax.lax.while_loop(cond, step, (0, xp.asarray(-1), carry))
+        return carry, (xp.where(code < 0, 1, code), t)
 
     def fixpoint(self, step: Step, init: tuple, params: tuple, max_iter: int, tol: float) -> tuple:
         """``lax.while_loop`` until converged; differentiable (implicit function theorem).
@@ -203,27 +254,32 @@ class JaxRuntime(Runtime):
         init = tuple(init)
         if init:
             tol = max(tol, 4 * float(np.finfo(init[0].dtype).eps))
-        state, done = self._fix(step, int(max_iter), float(tol), init, tuple(params))
-        return state, done
+        state, status = self._fix(step, int(max_iter), float(tol), init, tuple(params))
+        return state, status
 
 
-def _make_jax_fixpoint(jax, close_all):
-    """``fix(step, max_iter, tol, init, params) -> (state, converged)`` as a ``custom_vjp``."""
+def _make_jax_fixpoint(jax, close_all, diverged):
+    """``fix(step, max_iter, tol, init, params) -> (state, (code, sweep))`` as a ``custom_vjp``
+    (the codes of ``Runtime.fixpoint``)."""
     lax = jax.lax
+    xp = jax.numpy
     tree_map = jax.tree_util.tree_map
 
     def iterate(f, init, max_iter, tol):
         def cond(c):
-            it, done, _ = c
-            return (~done) & (it < max_iter)
+            it, code, _, _ = c
+            return (code < 0) & (it < max_iter)
 
         def body(c):
-            it, _, x = c
+            it, _, x, before = c
             new = tuple(f(x))
-            return it + 1, close_all(x, new, tol), new
+            same = close_all(x, new, tol)
+            osc = (it >= 1) & close_all(before, new, tol)
+            code = xp.where(diverged(x, new, it + 1), 2, xp.where(same, 0, xp.where(osc, 3, -1)))
+            return it + 1, code, new, x
 
-        _, done, x = lax.while_loop(cond, body, (0, jax.numpy.asarray(False), init))
-        return x, done
+        it, code, x, _ = lax.while_loop(cond, body, (0, xp.asarray(-1), init, init))
+        return x, (xp.where(code < 0, 1, code), it)
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
     def fix(step, max_iter, tol, init, params):

@@ -1,11 +1,12 @@
 """Engine: evaluate a whole ``ProgramIR`` and answer its queries.
 
 In: a ``ProgramIR`` and a backend name.  Out: ``Results`` (every tensor as a
-numpy array, and one ``Answer`` per query).  Tensors are grouped into
-strongly connected components of the dependency graph, visited in
-topological order; a non-recursive component runs once, a recursive one is
-iterated to a fixpoint by recomputation (semi-naive for Boolean rules whose
-bodies are joins).  Negation must be stratified.
+numpy array, and one ``Answer`` per query).  It runs the program's
+``tlang.schedule``: components in dependency order, a recursive one by
+Gauss-Seidel sweeps in program order until nothing changes (semi-naive for
+Boolean rules whose bodies are joins; NaN, a value running off to infinity
+and a period-2 oscillation are reported, never taken for a fixpoint), and
+virtual-index loops whose tensors advance together one step at a time.
 """
 
 from __future__ import annotations
@@ -20,7 +21,20 @@ import numpy as np
 
 from . import ir
 from .lower import Labelled, Lowerer
-from .source import TlangCheckError, TlangError, TlangResourceError, TlangRuntimeError
+from .schedule import (
+    Advance,
+    Compute,
+    Fixpoint,
+    Loop,
+    Schedule,
+    Step,
+    reads,
+    role,
+    schedule,
+    strata,  # noqa: F401  (re-exported: the components in dependency order)
+    tensors_of,
+)
+from .source import TlangError, TlangResourceError, TlangRuntimeError
 
 COMBINE = {"=": "sum", "+=": "sum", "avg=": "avg", "max=": "max", "min=": "min"}
 
@@ -37,6 +51,7 @@ class Options:
     memory_limit: int | None = None   # bytes; None: tlang.limits.default_memory_limit()
     timeout: float | None = None      # seconds
     semi_naive: bool = True
+    strict: bool = False              # a recursion that diverges, oscillates or does not settle is an error
     relational: str = "auto"          # Boolean strata on sparse relations: auto | always | never
     x64: bool | None = None          # jax: float64 (None: TLANG_X64, else JAX's own setting)
 
@@ -44,111 +59,8 @@ class Options:
 # ------------------------------------------------------------- dependencies
 
 def _reads(eq: ir.Equation) -> list[tuple[str, bool]]:
-    """(tensor, negated) pairs read by an equation's RHS, minus loop-carried buffer reads."""
-    out: list[tuple[str, bool]] = []
-
-    def go(x, neg: bool) -> None:
-        if isinstance(x, ir.Ref):
-            if not (eq.virtual is not None and x.tensor == eq.lhs):
-                out.append((x.tensor, neg))
-        elif isinstance(x, ir.Map):
-            for a in x.args:
-                go(a, neg or x.fn == "not")
-        elif isinstance(x, ir.Contract | ir.Einsum):
-            for a in x.operands:
-                go(a, neg)
-        elif isinstance(x, ir.Normalize):
-            go(x.arg, neg)
-            if x.temperature is not None:
-                go(x.temperature, neg)
-        elif isinstance(x, ir.Concat | ir.Guard):
-            go(x.arg, neg)
-
-    go(eq.rhs, False)
-    return out
-
-
-def strata(prog: ir.ProgramIR) -> list[list[str]]:
-    """Strongly connected components in topological order (dependencies first).
-
-    Raises ``TlangCheckError`` if negation goes through a cycle.
-    """
-    defined = {eq.lhs for eq in prog.equations}
-    graph: dict[str, list[tuple[str, bool]]] = {t: [] for t in prog.tensors}
-    for eq in prog.equations:
-        for t, neg in _reads(eq):
-            graph.setdefault(eq.lhs, []).append((t, neg))
-            graph.setdefault(t, [])
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    comps: list[list[str]] = []
-    counter = [0]
-
-    def visit(v: str) -> None:  # iterative Tarjan would avoid recursion limits on huge programs
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w, _ in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            comps.append(comp)
-
-    import sys
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 10 * len(graph) + 1000))
-    try:
-        for v in graph:
-            if v not in index:
-                visit(v)
-    finally:
-        sys.setrecursionlimit(old)
-    for comp in comps:
-        members = set(comp)
-        for v in comp:
-            for w, neg in graph[v]:
-                if neg and w in members:
-                    eq = next(e for e in prog.equations if e.lhs == v)
-                    cycle = " -> ".join(_cycle(graph, v, w, members))
-                    raise TlangCheckError(
-                        f"negation through recursion: {v} depends negatively on {w}, which depends on {v}",
-                        eq.span, [f"cycle: {cycle}", "negation must be stratified: a relation cannot "
-                                  "depend on the negation of itself"])
-    return [c for c in comps if any(t in defined for t in c)]
-
-
-def _cycle(graph, start: str, via: str, members: set[str]) -> list[str]:
-    """A path start -> via -> ... -> start inside one component."""
-    from collections import deque
-    prev = {via: None}
-    q = deque([via])
-    while q:
-        v = q.popleft()
-        if v == start:
-            break
-        for w, _ in graph[v]:
-            if w in members and w not in prev:
-                prev[w] = v
-                q.append(w)
-    path = []
-    v = start
-    while v is not None:  # walks start <- ... <- via
-        path.append(v)
-        v = prev.get(v)
-    return [start] + path[::-1]
+    """(tensor, negated) pairs read by an equation's RHS, minus the reads of a loop's own steps."""
+    return [(t, neg) for t, neg, step in reads(eq) if step is None]
 
 
 # ----------------------------------------------------------------- results
@@ -222,6 +134,7 @@ class Engine:
             self.by_lhs.setdefault(eq.lhs, []).append((k, eq))
         self.deadline = None
         self.sparse: dict[str, list] = {}  # tensor -> relational rules (set by run)
+        self._nan_from: dict[str, ir.Equation | None] = {}   # tensors holding NaN -> their first equation
 
     def _check_memory(self) -> None:
         limit = self.opt.memory_limit
@@ -254,16 +167,21 @@ class Engine:
                                                     if k in new})
         check_memory(prog, limit)
 
+    def schedule(self) -> Schedule:
+        order = self.prog.__dict__.get("_schedule")
+        if order is None:
+            order = self.prog.__dict__["_schedule"] = schedule(self.prog)
+        return order
+
     def run(self) -> Results:
         if self.opt.timeout:
             self.deadline = time.monotonic() + self.opt.timeout
         from .relational import Relation
         from .relational_rules import plan, result_value
-        order = self.prog.__dict__.get("_strata")
-        if order is None:
-            order = self.prog.__dict__["_strata"] = strata(self.prog)
+        sched = self.schedule()
         # Boolean strata that run on sparse relations (tlang.relational_rules), never allocated dense
-        self.sparse = plan(self.prog, order, self.by_lhs, self.eq_extents, self.opt.relational)
+        self.sparse = plan(self.prog, [list(c) for c in sched.strata], self.by_lhs, self.eq_extents,
+                           self.opt.relational)
         self._check_memory()
         for key, arr in self.prog.data.items():
             self.values[("data", key)] = arr
@@ -276,9 +194,9 @@ class Engine:
         done: set[str] = set()
         try:
             with memory_scope(self.opt.memory_limit):  # contractions are planned (sliced) under the limit
-                for comp in order:
-                    self._component(comp)
-                    done.update(comp)
+                for step in sched.steps:
+                    self.run_step(step)
+                    done.update(tensors_of(step))
         except TlangError as e:  # nothing lost: answer the queries whose tensors were finished
             finished = {n: result_value(v) if isinstance(v := self.values[n], Relation)
                         else np.asarray(self.be.to_numpy(v)) for n in done}
@@ -288,6 +206,7 @@ class Engine:
         tensors = {n: result_value(v) if isinstance(v := self.values[n], Relation)
                    else np.asarray(self.be.to_numpy(v)) for n in self.prog.tensors}
         answers = [answer(self.prog, q, tensors) for q in self.prog.queries]
+        self._report_nan(answers)
         return Results(tensors, answers, self.prog)
 
     def _tick(self) -> None:
@@ -297,61 +216,167 @@ class Engine:
                                      eqs[0].span if eqs else None,
                                      [f"while computing {', '.join(self._current)}", "raise it with --timeout"])
 
-    _current: list[str] = []
+    _current: tuple[str, ...] = ()
 
-    def _component(self, comp: list[str]) -> None:
-        self._current = comp
-        if comp[0] in self.sparse:
-            from .relational_rules import run_component
-            shapes = {t: self.prog.tensors[t].stored_shape for t in self.prog.tensors}
-            self.values.update(run_component(comp, self.sparse, self.values, shapes, self._tick))
+    # ------------------------------------------------------ the schedule
+    def run_step(self, step: Step, fixed: dict[str, int] | None = None) -> None:
+        """Run one step of the schedule (``tlang.schedule``) on the current values."""
+        fixed = fixed or {}
+        self._current = tensors_of(step)
+        if isinstance(step, Compute):
+            if step.tensor in self.sparse:
+                self._sparse([step.tensor])
+            else:
+                self.values[step.tensor] = self._first_nan(step.tensor, self.compute(step.tensor, fixed=fixed))
+        elif isinstance(step, Fixpoint):
+            self._fixpoint(step, fixed)
+        elif isinstance(step, Loop):
+            self._loop(step, fixed)
+        elif isinstance(step, Advance):
+            self.values[step.tensor] = self._equations(step.tensor, "step", fixed)
+        else:  # Accumulate: this step's contribution, combined with the projection operator
+            self.values[step.tensor] = self._accumulate(step.tensor, self._equations(step.tensor, "acc", fixed))
+
+    def _sparse(self, comp: list[str]) -> None:
+        from .relational_rules import run_component
+        shapes = {t: self.prog.tensors[t].stored_shape for t in self.prog.tensors}
+        self.values.update(run_component(comp, self.sparse, self.values, shapes, self._tick))
+
+    def _fixpoint(self, st: Fixpoint, fixed: dict[str, int]) -> None:
+        comp = list(st.tensors)
+        if all(t in self.sparse for t in comp):
+            self._sparse(comp)
             return
-        recursive = len(comp) > 1 or any(
-            t == comp[0] for _, eq in self.by_lhs.get(comp[0], []) for t, _ in _reads(eq))
-        if not recursive:
-            self.values[comp[0]] = self.compute(comp[0])
-            return
-        infos = [self.prog.tensors[t] for t in comp]
-        if all(i.boolean for i in infos) and self.opt.semi_naive and self._seminaive_ok(comp):
+        plain = all(isinstance(s, Compute) for s in st.steps)
+        if plain and self.opt.semi_naive and all(self.prog.tensors[t].boolean for t in comp) \
+                and self._seminaive_ok(comp):
             self._seminaive(comp)
             return
-        for _it in range(self.opt.max_iter):
+        xp = self.be.xp
+        for t in comp:  # every element starts at its default, 0
+            self.values[t] = xp.zeros(self.prog.tensors[t].stored_shape)
+        before: dict[str, Any] | None = None
+        for sweep in range(1, self.opt.max_iter + 1):
             self._tick()
-            new = {t: self.compute(t) for t in comp}
-            done = all(self._same(self.values[t], new[t]) for t in comp)
-            self.values.update(new)
-            if done:
+            old = {t: self.values[t] for t in comp}
+            for s in st.steps:  # in turn: each sees what the earlier ones just wrote
+                self.run_step(s, fixed)
+            self._current = st.tensors
+            new = {t: self.values[t] for t in comp}
+            bad = self._diverged(old, new, sweep)
+            if bad is not None:
+                self._report(f"recursion over {', '.join(comp)} diverged: {bad} after sweep {sweep}", comp)
                 return
-        eqs = [eq for t in comp for _, eq in self.by_lhs.get(t, [])]
+            if all(self._same(old[t], new[t]) for t in comp):
+                return
+            if before is not None and all(self._same(before[t], new[t]) for t in comp):
+                self._report(f"recursion over {', '.join(comp)} oscillates: sweep {sweep} repeats sweep "
+                             f"{sweep - 2} (period 2)", comp)
+                return
+            before = old
+        self._report(f"recursion over {', '.join(comp)} did not converge in {self.opt.max_iter} iterations",
+                     comp)
+
+    def _loop(self, st: Loop, fixed: dict[str, int]) -> None:
+        for t in st.buffers + st.accumulators:  # the buffers' initial values, the accumulators' own terms
+            self.values[t] = self.compute(t, fixed=fixed)
+        steps = st.length if st.length is not None else self.opt.max_iter
+        for s in range(steps):
+            self._tick()
+            old = {t: self.values[t] for t in st.buffers}
+            for t in st.buffers:
+                self.values[("prev", t)] = old[t]
+            inner = {**fixed, st.var: s}
+            for b in st.body:
+                self.run_step(b, inner)
+            self._current = st.buffers + st.accumulators
+            new = {t: self.values[t] for t in st.buffers}
+            if st.length is None:  # nothing fixes the length: run until the buffers stop changing
+                bad = self._diverged(old, new, s + 1)
+                if bad is not None:
+                    self._report(f"the loop over {st.var} diverged: {bad} after step {s + 1}", st.buffers)
+                    return
+                if all(self._same(old[t], new[t]) for t in st.buffers):
+                    return
+        if st.length is None:
+            self._report(f"the loop over {st.var} did not settle in {self.opt.max_iter} steps (nothing fixes "
+                         f"its length: declare it, e.g. 'index {st.var} : 10')", st.buffers)
+        for t in st.buffers + st.accumulators:
+            self._first_nan(t, self.values[t])
+
+    def _accumulate(self, name: str, contrib: Any) -> Any:
+        xp = self.be.xp
+        acc = self.values[name]
+        op = next(COMBINE[eq.op] for _, eq in self.by_lhs[name] if eq.accumulate is not None)
+        if op == "max":
+            acc = xp.maximum(acc, contrib)
+        elif op == "min":
+            acc = xp.minimum(acc, contrib)
+        else:
+            acc = acc + contrib
+        return (acc > 0) * 1.0 if self.prog.tensors[name].boolean else acc
+
+    # ------------------------------------------------- divergence and NaN
+    def _diverged(self, old: dict[str, Any], new: dict[str, Any], sweep: int) -> str | None:
+        """The first element that became NaN, or became ±inf from a finite value (never a fixpoint)."""
+        for t, v in new.items():
+            a = np.asarray(self.be.to_numpy(v), dtype=float)
+            b = np.asarray(self.be.to_numpy(old[t]), dtype=float)
+            bad = np.isnan(a) | (np.isinf(a) & np.isfinite(b) & (sweep > 1))
+            if bad.any():
+                pos = tuple(int(x) for x in np.argwhere(bad)[0])
+                where = f"{t}[{', '.join(map(str, pos))}]" if pos else t
+                return f"{where} is {a[pos] if pos else float(a)}"
+        return None
+
+    def _report(self, message: str, tensors) -> None:
+        """A recursion that cannot give a value: a warning, or an error with ``--strict``."""
+        eqs = [eq for t in tensors for _, eq in self.by_lhs.get(t, []) if eq.kind not in ("data", "fact")]
         where = ", ".join(eq.span.where() for eq in eqs if eq.span)
-        warnings.warn(ConvergenceWarning(
-            f"recursion over {', '.join(comp)} did not converge in {self.opt.max_iter} iterations "
-            f"(equations at {where})"), stacklevel=2)
+        if self.opt.strict:
+            raise TlangRuntimeError(message, eqs[0].span if eqs else None,
+                                    [f"equations at {where}"] if where else [])
+        warnings.warn(ConvergenceWarning(f"{message} (equations at {where})" if where else message),
+                      stacklevel=3)
+
+    def _first_nan(self, name: str, value: Any) -> Any:
+        if name not in self._nan_from and not isinstance(value, type(None)):
+            try:
+                has = bool(np.isnan(np.asarray(self.be.to_numpy(value), dtype=float)).any())
+            except (TypeError, ValueError):
+                has = False
+            if has:
+                self._nan_from[name] = next((eq for _, eq in self.by_lhs.get(name, [])), None)
+        return value
+
+    def _report_nan(self, answers: list[Answer]) -> None:
+        """A query answer with NaN says so, naming the equation that first produced a NaN."""
+        if not self._nan_from:
+            return
+        for a in answers:
+            v = a.value
+            if isinstance(v, float | np.ndarray) and np.isnan(np.asarray(v, dtype=float)).any():
+                name, eq = next(iter(self._nan_from.items()))
+                where = f" at {eq.span.where()}" if eq is not None and eq.span else ""
+                self._report(f"the answer to {a.query} contains NaN (not a number): it first appears in "
+                             f"'{name}'{where}", [name])
+                return
 
     def _same(self, a, b) -> bool:
         a, b = np.asarray(self.be.to_numpy(a)), np.asarray(self.be.to_numpy(b))
         return a.shape == b.shape and bool(np.allclose(a, b, rtol=self.opt.tol, atol=self.opt.tol,
-                                                       equal_nan=True))
+                                                       equal_nan=False))
 
     # ------------------------------------------------------ one tensor
-    def compute(self, name: str, override: dict | None = None) -> Any:
-        """The value of ``name`` from its equations and the current values."""
+    def compute(self, name: str, override: dict | None = None, fixed: dict[str, int] | None = None) -> Any:
+        """The value of ``name`` from its equations (not a loop's per-step ones) and the current values."""
+        return self._equations(name, "plain", fixed or {}, override)
+
+    def _equations(self, name: str, kind: str, fixed: dict[str, int], override: dict | None = None) -> Any:
         info = self.prog.tensors[name]
-        eqs = self.by_lhs.get(name, [])
-        plain = [(k, e) for k, e in eqs if e.virtual is None]
-        loops = [(k, e) for k, e in eqs if e.virtual is not None]
-        values = dict(self.values) if override is None else {**self.values, **override}
-        total = self._combine(name, info, plain, values, {})
-        if loops:
-            var = loops[0][1].virtual[0]
-            steps = self.prog.extent(loops[0][0], var)
-            buf = total
-            for t in range(steps):
-                self._tick()
-                values[name] = buf
-                buf = self._combine(name, info, loops, values, {var: t})
-            total = buf
-        return total
+        eqs = [(k, e) for k, e in self.by_lhs.get(name, []) if role(e) == kind]
+        values = self.values if override is None else {**self.values, **override}
+        return self._combine(name, info, eqs, values, fixed)
 
     def _combine(self, name: str, info: ir.TensorInfo, eqs, values, fixed) -> Any:
         xp = self.be.xp

@@ -109,8 +109,12 @@ def iconst(pos: int) -> IAffine:
 
 @dataclass(frozen=True, slots=True)
 class Ref:
+    """A read of a stored tensor.  In a virtual-index loop, ``step`` says which value of a
+    loop tensor it reads: 0 the current step's, -1 the previous step's; None outside loops
+    (a virtual tensor's final value)."""
     tensor: str
     indices: tuple[Index, ...]
+    step: int | None = None
     span: Span | None = _span
 
 
@@ -215,6 +219,7 @@ class Equation:
     virtual: tuple[str, int] | None = None
     kind: str = "equation"  # 'equation' | 'rule' | 'fact' | 'data' | 'input'
     where: tuple[tuple[Bound, ...], ...] = ()   # written where one conjunction holds; () everywhere
+    accumulate: str | None = None   # a virtual index: runs once per step of its loop, combined (16.3)
     span: Span | None = _span
 
 

@@ -28,7 +28,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from . import ir
-from .engine import Answer, ConvergenceWarning, answer, strata
+from .engine import Answer, ConvergenceWarning, answer
+from .schedule import Accumulate, Advance, Compute, Fixpoint, Step, role, schedule
 
 INF = math.inf
 NAN = math.nan
@@ -247,7 +248,8 @@ class _Context:
         return rule(self, e, a)
 
     def _ref(self, e: ir.Ref, a: Assignment) -> float:
-        return self.tensors[e.tensor].get([position(ix, a) for ix in e.indices])
+        t = self.tensors[("prev", e.tensor) if e.step == -1 else e.tensor]
+        return t.get([position(ix, a) for ix in e.indices])
 
     def _data(self, e: ir.Data, a: Assignment) -> float:
         return self.data[e.key].get([a[v] for v in e.vars])
@@ -321,11 +323,6 @@ _EVAL: dict[type, Callable[[_Context, ir.Expr, Assignment], float]] = {
 
 # ---------------------------------------------------------------- program
 
-def _reads(eq: ir.Equation) -> set[str]:
-    """Tensors an equation reads, minus the loop-carried buffer of a virtual index."""
-    return {r.tensor for r in ir.tensors_read(eq.rhs) if not (eq.virtual and r.tensor == eq.lhs)}
-
-
 class _Interpreter:
     def __init__(self, prog: ir.ProgramIR, max_iter: int) -> None:
         self.prog, self.max_iter = prog, max_iter
@@ -370,46 +367,59 @@ class _Interpreter:
             total.vals = [_step(x) for x in total.vals]
         return total
 
-    def compute(self, name: str) -> _Tensor:
-        eqs = self.by_lhs.get(name, [])
-        loops = [(k, e) for k, e in eqs if e.virtual is not None]
-        total = self.combine(name, [(k, e) for k, e in eqs if e.virtual is None], {})
-        if loops:  # the virtual index: one buffer, overwritten once per step
-            saved = self.tensors[name]
-            k0, eq0 = loops[0]
-            var = eq0.virtual[0]
-            for t in range(self.prog.var_extents[(k0, var)]):
-                self.tensors[name] = total
-                total = self.combine(name, loops, {var: t})
-            self.tensors[name] = saved
-        return total
+    def equations(self, name: str, kind: str) -> list[tuple[int, ir.Equation]]:
+        return [(k, e) for k, e in self.by_lhs.get(name, []) if role(e) == kind]
+
+    def step(self, st: Step, fixed: Assignment) -> None:
+        """One step of the schedule (``tlang.schedule``), literally."""
+        if isinstance(st, Compute):
+            self.tensors[st.tensor] = self.combine(st.tensor, self.equations(st.tensor, "plain"), fixed)
+        elif isinstance(st, Advance):
+            self.tensors[st.tensor] = self.combine(st.tensor, self.equations(st.tensor, "step"), fixed)
+        elif isinstance(st, Accumulate):
+            eqs = self.equations(st.tensor, "acc")
+            new = self.combine(st.tensor, eqs, fixed)
+            old = self.tensors[st.tensor]
+            f = COMBINE[eqs[0][1].op]
+            vals = [f(x, y) for x, y in zip(old.vals, new.vals)]
+            if self.prog.tensors[st.tensor].boolean:
+                vals = [_step(x) for x in vals]
+            self.tensors[st.tensor] = _Tensor(old.shape, vals)
+        elif isinstance(st, Fixpoint):
+            for t in st.tensors:  # every element starts at 0
+                self.tensors[t] = _Tensor(self.prog.tensors[t].stored_shape)
+            for _ in range(self.max_iter):  # in turn: each step sees what the earlier ones wrote
+                old = {t: self.tensors[t] for t in st.tensors}
+                for s in st.steps:
+                    self.step(s, fixed)
+                if all(self._same(old[t], self.tensors[t], self.prog.tensors[t].boolean) for t in st.tensors):
+                    return
+            warnings.warn(ConvergenceWarning(
+                f"ir_literal: recursion over {', '.join(st.tensors)} did not converge in "
+                f"{self.max_iter} iterations"), stacklevel=3)
+        else:  # Loop
+            for t in st.buffers + st.accumulators:
+                self.tensors[t] = self.combine(t, self.equations(t, "plain"), fixed)
+            for s in range(st.length if st.length is not None else self.max_iter):
+                old = {t: self.tensors[t] for t in st.buffers}
+                for t in st.buffers:
+                    self.tensors[("prev", t)] = old[t]
+                for b in st.body:
+                    self.step(b, {**fixed, st.var: s})
+                if st.length is None and all(self._same(old[t], self.tensors[t], False) for t in st.buffers):
+                    return
 
     def run(self) -> dict[str, _Tensor]:
-        for comp in strata(self.prog):
-            recursive = len(comp) > 1 or any(comp[0] in _reads(eq) for _, eq in self.by_lhs.get(comp[0], []))
-            if not recursive:
-                self.tensors[comp[0]] = self.compute(comp[0])
-                continue
-            for t in comp:
-                self.tensors[t] = _Tensor(self.prog.tensors[t].stored_shape)
-            for _ in range(self.max_iter):  # Jacobi: every tensor from the previous round's values
-                new = {t: self.compute(t) for t in comp}
-                done = all(self._same(self.tensors[t], new[t], self.prog.tensors[t].boolean) for t in comp)
-                self.tensors.update(new)
-                if done:
-                    break
-            else:
-                warnings.warn(ConvergenceWarning(
-                    f"reference: recursion over {', '.join(comp)} did not converge in "
-                    f"{self.max_iter} iterations"), stacklevel=3)
-        return self.tensors
+        for st in schedule(self.prog).steps:
+            self.step(st, {})
+        return {n: t for n, t in self.tensors.items() if isinstance(n, str)}
 
     @staticmethod
     def _same(old: _Tensor, new: _Tensor, boolean: bool) -> bool:
         def eq(x: float, y: float) -> bool:
-            if x == y or (math.isnan(x) and math.isnan(y)):
+            if x == y:
                 return True
-            return not boolean and abs(x - y) <= 1e-9
+            return not boolean and abs(x - y) <= 1e-9 * (1 + abs(x))
         return all(eq(x, y) for x, y in zip(old.vals, new.vals))
 
 

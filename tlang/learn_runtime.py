@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 import zlib
 from typing import Any
 
@@ -29,7 +30,7 @@ from . import ast as A
 from . import ir
 from .build import build
 from .directives import INIT_NAMES
-from .engine import Engine, Options, _reads, strata
+from .engine import ConvergenceWarning, Engine, Options
 from .grad import GradProgram, dependencies, gradient_program
 
 # ------------------------------------------------------------- programs
@@ -217,9 +218,7 @@ class TLGradient:
         self.keys = {w: f"input:{w}" for w in self.wrt}
         # the engine's evaluation order, worked out once (Engine.run would redo it every step)
         self.engine = Engine(self.prog, Options())
-        self.order = [(comp, len(comp) > 1 or any(t == comp[0] for _, eq in self.engine.by_lhs.get(comp[0], [])
-                                                  for t, _ in _reads(eq)))
-                      for comp in strata(self.prog)]
+        self.steps = self.engine.schedule().steps
         self.zeros = {n: np.zeros(i.stored_shape) for n, i in self.prog.tensors.items()}
 
     def __call__(self, params: dict[str, Any]) -> tuple[float, dict[str, np.ndarray]]:
@@ -229,12 +228,10 @@ class TLGradient:
             eng.values[("data", key)] = arr
         for w, key in self.keys.items():
             eng.values[("data", key)] = np.asarray(params[w], dtype=float)
-        with np.errstate(all="ignore"):
-            for comp, recursive in self.order:
-                if recursive:
-                    eng._component(comp)
-                else:
-                    eng.values[comp[0]] = eng.compute(comp[0])
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # training reports the loss, not each step
+            for step in self.steps:
+                eng.run_step(step)
         v = eng.values
         return float(np.sum(v[self.loss])), {w: np.asarray(v[self.grad.grads[w]]) for w in self.wrt}
 

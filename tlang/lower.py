@@ -155,7 +155,7 @@ class Lowerer:
         return Labelled(self.be.asarray(arr), e.vars)
 
     def _Ref(self, e: ir.Ref) -> Labelled:
-        arr = self.tensors[e.tensor]
+        arr = self.tensors[("prev", e.tensor) if e.step == -1 else e.tensor]
         if type(arr).__name__ == "Relation":  # a sparse relation read by a dense equation
             arr = self.be.asarray(arr.to_dense(what=f"relation '{e.tensor}'", span=e.span))
         vars_: list[str] = []

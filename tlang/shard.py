@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import ir
-from .codegen import CompiledProgram, check_memory, to_results, warn_unconverged
+from .codegen import CompiledProgram, check_memory, report_status, to_results
 from .engine import Options, Results
 from .source import TlangError
 
@@ -114,6 +114,6 @@ def run_sharded(prog: ir.ProgramIR, index: str, options: Options | None = None, 
     check_memory(prog, opts.memory_limit)
     sharded = ShardedProgram(prog, index, mesh=mesh, devices=devices, x64=opts.x64,
                              max_iter=opts.max_iter, tol=opts.tol)
-    tensors, converged = sharded.run()
-    warn_unconverged(prog, converged, opts.max_iter)
+    tensors, status = sharded.run()
+    report_status(prog, status, opts.max_iter, opts.strict)
     return to_results(prog, tensors, sharded.be)

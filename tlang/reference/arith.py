@@ -1,6 +1,7 @@
-"""Elementwise functions and aggregations on Python floats, with IEEE results.
+"""Elementwise functions and aggregations on Python floats, with IEEE results; dense storage.
 
-In: Python floats.  Out: Python floats.  Division by zero gives +-inf or nan,
+In: Python floats.  Out: Python floats, and ``Dense``, a tensor as a
+row-major list of floats (numpy only converts to and from it).  Division by zero gives +-inf or nan,
 overflow gives inf, a negative square root or logarithm nan, exactly as IEEE
 arithmetic (and numpy) would, instead of Python's exceptions.  These are the
 reference interpreter's own definitions of the built-in functions
@@ -10,11 +11,52 @@ definition *is* its random number generator (``tlang.embed``).
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
 
 INF = math.inf
 NAN = math.nan
+
+
+class Dense:
+    """A dense tensor as a row-major list of Python floats."""
+
+    __slots__ = ("shape", "vals")
+
+    def __init__(self, shape: Sequence[int], vals: list[float] | None = None) -> None:
+        self.shape = tuple(shape)
+        self.vals = vals if vals is not None else [0.0] * math.prod(self.shape)
+
+    def offset(self, pos: Sequence[int]) -> int | None:
+        """The row-major offset of ``pos``, or None when it is outside on some axis."""
+        off = 0
+        for p, n in zip(pos, self.shape):
+            if not 0 <= p < n:
+                return None
+            off = off * n + p
+        return off
+
+    def get(self, pos: Sequence[int]) -> float:
+        off = self.offset(pos)
+        return 0.0 if off is None else self.vals[off]
+
+    def positions(self) -> Iterator[tuple[int, ...]]:
+        """Every position, in row-major order."""
+        return itertools.product(*(range(n) for n in self.shape))
+
+    def copy(self) -> Dense:
+        return Dense(self.shape, list(self.vals))
+
+    @staticmethod
+    def of(arr: object) -> Dense:
+        a = np.asarray(arr, dtype=float)
+        return Dense(a.shape, [float(x) for x in a.ravel().tolist()])
+
+    def to_numpy(self) -> np.ndarray:
+        return np.array(self.vals, dtype=float).reshape(self.shape)
 
 
 def div(a: float, b: float) -> float:

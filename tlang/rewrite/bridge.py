@@ -81,7 +81,7 @@ def rename_ir(e: ir.Expr, m: dict[str, str]) -> ir.Expr:
         raise Unsupported("renaming would capture a bound variable")
     inner = {k: v for k, v in m.items() if k not in bound}
     if isinstance(e, ir.Ref):
-        return ir.Ref(e.tensor, tuple(_rename_index(ix, inner) for ix in e.indices), span=e.span)
+        return ir.Ref(e.tensor, tuple(_rename_index(ix, inner) for ix in e.indices), e.step, span=e.span)
     if isinstance(e, ir.IndexValue):
         return ir.IndexValue(inner.get(e.var, e.var), span=e.span)
     if isinstance(e, ir.Data):
