@@ -819,8 +819,6 @@ def _mlp_layers(x0):
     return np.array(xs)
 
 
-@pytest.mark.xfail(reason="a literal with an indexed LHS (X[0, j] = [1, 2], section 16.7) is refused: "
-                   "'X' has 2 indices but the literal has 1 dimensions", strict=True)
 def test_mlp_paper_form_value():
     """The paper's MLP X[i, j] = sig(W[i, j, k] X[i-1, k]) with the input written as row 0:
     layer 0 stays the input (X[-1, k] does not exist, section 16.4), layer i is layer i-1
@@ -846,8 +844,6 @@ def test_two_layer_perceptron_value():
     same(answers(src)["Y"], np_sig(W2 @ hidden))
 
 
-@pytest.mark.xfail(reason="section 16.6 not followed: blocks of different sizes are refused "
-                   "(index 'j' (axis 1 of W1) has extent 2 on one side and 3 on the other)", strict=True)
 def test_mlp_unequal_layers_value():
     """Layers of different sizes as separate equations (section 16.6): each layer is written
     at its own size and the rest of X is 0, with no padding of the weights."""

@@ -260,6 +260,8 @@ def _step(b: Builder, r: A.Ref, ix: A.IVirtual) -> int:
 def _equation(b: Builder, p: _Proto, tensors, data, var_extents, k: int) -> ir.Equation | None:
     name = p.lhs.name
     info = tensors.get(name)
+    if p.literal_axes is not None:  # a literal written where its indexed LHS says
+        return _indexed_literal(b, p, info, data, var_extents, k)
     if p.rhs is None:  # data, inputs, facts and text files
         raw = b.data[p.data_key]
         if p.kind in ("data", "input"):
@@ -391,6 +393,36 @@ def guard_terms(rhs: ir.Expr, lhs: set[str], ext: dict[str, int], tensors
         return rhs, (conj[0],)
     guarded = {id(t): ir.Guard(t, c, span=getattr(t, "span", None)) for t, c in zip(terms, conj) if c}
     return _replace(rhs, guarded), (() if not all(conj) else tuple(conj))
+
+
+def _indexed_literal(b: Builder, p: _Proto, info: ir.TensorInfo, data, var_extents, k: int) -> ir.Equation:
+    arr = b.data[p.data_key]
+    data[p.data_key] = arr
+    idx: list[ir.Index] = []
+    for a, spec in enumerate(p.literal_axes):
+        if spec[0] == "const":
+            idx.append(ir.iconst(_const_pos(b, ("slot", info.name, a), spec[1])))
+        elif spec[0] == "slice":
+            ix, j = spec[1], spec[2]
+            start, stop, step = slice(ix.start, ix.stop, ix.step).indices(info.shape[a])
+            n = len(range(start, stop, step))
+            if n != arr.shape[j]:
+                raise TlangShapeError(f"the slice {_slice_text(ix)} names {n} positions but the literal has "
+                                      f"{arr.shape[j]} along this axis", ix.span or p.span)
+            idx.append(ir.IAffine(((f"_{j}", step),), start))
+        else:
+            idx.append(ir.ivar(f"_{spec[2]}"))
+    vars_ = tuple(f"_{j}" for j in range(arr.ndim))
+    for j, v in enumerate(vars_):
+        var_extents[(k, v)] = arr.shape[j]
+    return ir.Equation(info.name, tuple(idx), "=", ir.Data(p.data_key, vars_), kind="data", span=p.span)
+
+
+def _slice_text(ix: A.ISlice) -> str:
+    parts = ["" if ix.start is None else str(ix.start), "" if ix.stop is None else str(ix.stop)]
+    if ix.step is not None:
+        parts.append(str(ix.step))
+    return ":".join(parts)
 
 
 def _query(b: Builder, st: A.Query, tensors) -> ir.QueryIR:

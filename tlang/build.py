@@ -40,6 +40,8 @@ class _Proto:
     vars: set[str] = field(default_factory=set)
     virtual: tuple[str, int] | None = None
     accumulate: str | None = None   # runs once per step of this virtual index (16.3)
+    slice_bind: list[str] = field(default_factory=list)   # LHS variables that run over RHS slices
+    literal_axes: list[tuple] | None = None   # a literal written where its indexed LHS says (16.7)
     display: dict[str, str] = field(default_factory=dict)   # fresh index name -> the name written
 
 
@@ -88,6 +90,7 @@ class Builder:
         self.int_scalars: dict[str, int] = {}
         self.virtual_axis: dict[str, int] = {}
         self.virtual_offset: dict[str, tuple[str, int, Span | None]] = {}  # tensor -> (index, offset, where)
+        self.lhs_shifts: list[tuple] = []   # (proto, variable, its key, LHS slot, where): X[i, t+1] = ...
         self.facts: dict[str, list[A.Fact]] = {}
         self.first_span: dict[str, Span | None] = {}
         self.decl_dtype: dict[str, str] = {}
@@ -168,6 +171,9 @@ class Builder:
             arr = list_array(st.rhs)
             key = f"lit:{len(self.data)}"
             self.data[key] = arr
+            if st.lhs.indices and not all(isinstance(ix, A.IVar) for ix in st.lhs.indices):
+                self._indexed_literal(st, arr, key)
+                return
             if st.lhs.indices and len(st.lhs.indices) != arr.ndim:
                 raise TlangShapeError(f"'{st.lhs.name}' has {len(st.lhs.indices)} indices but the "
                                       f"literal has {arr.ndim} dimensions", st.span)
@@ -233,6 +239,49 @@ class Builder:
                                       f"{st.path} holds a {arr.ndim}-dimensional array", st.span)
             self._data_proto(target.name, arr.shape, key, "data", st.span, target)
 
+    def _indexed_literal(self, st: A.Equation, arr: np.ndarray, key: str) -> None:
+        """``V[3:6] = [10, 20, 30]``, ``W[1] = [5, 6]``: constants select, each slice or variable
+        takes the next axis of the literal, and the literal's remaining axes follow (16.7)."""
+        axes: list[tuple] = []
+        k = 0
+        for ix in st.lhs.indices:
+            if isinstance(ix, A.IConst):
+                axes.append(("const", ix))
+            elif isinstance(ix, A.ISlice | A.IVar):
+                if k >= arr.ndim:
+                    raise TlangShapeError(f"'{st.lhs.name}' names {k + 1} axes for the literal to fill but "
+                                          f"the literal has {arr.ndim} dimension{'s' if arr.ndim != 1 else ''}",
+                                          ix.span or st.span)
+                axes.append(("slice" if isinstance(ix, A.ISlice) else "var", ix, k))
+                k += 1
+            else:
+                raise TlangCheckError("left of a literal, an index is a constant, a slice or a variable",
+                                      ix.span or st.span, ["e.g. V[3:6] = [10, 20, 30] or W[1] = [5, 6]"])
+        axes += [("var", None, j) for j in range(k, arr.ndim)]
+        name = st.lhs.name
+        self._note_arity(A.Ref(name, tuple(A.IVar(f"_{a}") for a in range(len(axes))), span=st.span))
+        self.defined.add(name)
+        self.numeric_def.setdefault(name, st.span)
+        for a, spec in enumerate(axes):
+            slot = self._slot(name, a)
+            if spec[0] == "const":
+                ix = spec[1]
+                if isinstance(ix.value, int) and ix.value >= 0:
+                    self.solver.require(slot, ix.value + 1, ix.span or st.span)
+                elif not ix.quoted and ix.value in self.int_scalars:
+                    self.solver.require(slot, self.int_scalars[ix.value] + 1, ix.span or st.span)
+            elif spec[0] == "slice":
+                ix, n = spec[1], arr.shape[spec[2]]
+                start, step = ix.start or 0, ix.step or 1
+                if start >= 0 and step > 0 and (ix.stop is None or ix.stop >= 0):
+                    self.solver.require(slot, max(ix.stop or 0, start + step * (n - 1) + 1), ix.span or st.span)
+            else:
+                self.solver.require(slot, arr.shape[spec[2]], st.span)
+        p = _Proto(len(self.protos), A.Ref(name, (), span=st.span), "=", None, "data", st.span, data_key=key)
+        p.literal_axes = axes
+        p.vars = {f"_{j}" for j in range(arr.ndim)}
+        self.protos.append(p)
+
     def _data_proto(self, name: str, shape: tuple, key: str, kind: str, span: Span | None,
                     lhs: A.Ref | None = None) -> None:
         ref = A.Ref(name, tuple(A.IVar(f"_{k}") for k in range(len(shape))), span=span)
@@ -258,8 +307,15 @@ class Builder:
         elif lhs.boolean:
             self.boolean.setdefault(lhs.name, span)
         p.slices = sum(1 for r in _refs(rhs) for ix in r.indices if isinstance(ix, A.ISlice))
+        if p.slices:  # LHS variables the right does not use run over its slices, in order
+            used: set[str] = set()
+            for r in _refs(rhs):
+                for ix in r.indices:
+                    _index_vars(ix, used)
+            free = [ix.name for ix in lhs.indices if isinstance(ix, A.IVar) and ix.name not in used]
+            p.slice_bind = free[:p.slices]
         if lhs.indices or lhs.boolean or p.slices:  # a slice on the right keeps its axis: appended
-            extra = tuple(A.IVar(f"_s{k}") for k in range(p.slices))
+            extra = tuple(A.IVar(f"_s{k}") for k in range(p.slices - len(p.slice_bind)))
             self._note_arity(A.Ref(lhs.name, lhs.indices + extra, lhs.boolean, span=lhs.span))
         for ix in lhs.indices:
             _index_vars(ix, p.vars)
@@ -290,6 +346,12 @@ class Builder:
 
     # --------------------------------------------------------- pass 2: unify
     def unify(self) -> None:
+        writers: dict[str, int] = {}
+        for p in self.protos:
+            writers[p.lhs.name] = writers.get(p.lhs.name, 0) + 1
+        declared = {st.name for st in self.program.statements if isinstance(st, A.TensorDecl) and st.dims}
+        # numeric tensors written by several equations may be written in blocks of different sizes
+        self.blocks = {t for t, n in writers.items() if n > 1 and t not in self.boolean and t not in declared}
         for p in self.protos:
             if p.rhs is None:
                 continue
@@ -376,8 +438,11 @@ class Builder:
             slot = self._slot(r.name, a)
             span = ix.span or r.span
             if isinstance(ix, A.IVar):
-                self.solver.union(("var", p.index, ix.name), slot, span,
-                                  f"index '{p.display.get(ix.name, ix.name)}' (axis {a + 1} of {r.name})")
+                label = f"index '{p.display.get(ix.name, ix.name)}' (axis {a + 1} of {r.name})"
+                if r.name in self.blocks:  # written in blocks: the axis holds the variable's range
+                    self.solver.block(("var", p.index, ix.name), slot, span, label)
+                else:
+                    self.solver.union(("var", p.index, ix.name), slot, span, label)
             elif isinstance(ix, A.IConst):
                 if self.virtual_axis.get(r.name) == a:
                     continue  # the buffer of a virtual index: not a position (X[0, 0] = 1 sets its start)
@@ -388,8 +453,11 @@ class Builder:
             elif isinstance(ix, A.IVirtual):  # not stored: its nominal extent is the loop's
                 self.solver.union(("var", p.index, ix.name), slot)
             elif isinstance(ix, A.ISlice):
-                var = f"_s{self._fresh}"
-                self._fresh += 1
+                if p.slice_bind:  # an LHS variable the right does not use otherwise runs over the slice
+                    var = p.slice_bind.pop(0)
+                else:
+                    var = f"_s{self._fresh}"
+                    self._fresh += 1
                 p.vars.add(var)
                 self._slices[(p.index, id(ix))] = var
                 self.solver.derive(Derived("slice", ("var", p.index, var), (slot,), span=span,
@@ -431,10 +499,28 @@ class Builder:
         if len(vs) == 1:
             if lhs:
                 self.solver.derive(Derived("lhs_shift", slot, (vs[0],), c, span))
+                if c > 0:
+                    self.lhs_shifts.append((p, terms[0][0], vs[0], slot, span))
             self.solver.derive(Derived("shift", vs[0], (slot,), c, span))
         elif len(vs) == 2:
             self.solver.derive(Derived("conv", vs[0], (slot, vs[1]), c, span))
             self.solver.derive(Derived("conv", vs[1], (slot, vs[0]), c, span))
+
+    def _unbounded_growth(self) -> None:
+        """``X[0, 0] = 1`` with ``X[i, t+1] = 0.5 X[i, t]`` and nothing else bounding t: the axis is only
+        as long as its constants, so the recurrence would silently run no step -- an error (16.4)."""
+        fallback = "the constants used with it"
+        for p, name, var, slot, span in self.lhs_shifts:
+            cs, cv = self.solver.cls(slot), self.solver.cls(var)
+            derived = cv.why in (fallback, "index arithmetic", "its largest block") and cv.extent == cs.extent
+            if cs.why == fallback and (self.solver.find(var) == self.solver.find(slot) or derived):
+                shown = p.display.get(name, name)
+                raise TlangShapeError(
+                    f"nothing fixes the length of index '{shown}': only constant positions bound axis "
+                    f"{slot[2] + 1} of '{slot[1]}' (extent {cs.extent}), and this equation writes beyond "
+                    "them", span,
+                    [f"declare its length, e.g. 'index {shown} : 10', or make it virtual "
+                     f"({slot[1]}[..., *{shown}+1] = ...) to run it to a fixpoint"])
 
     # ---------------------------------------------------- pass 3: constants
     def symbols(self) -> None:
@@ -466,7 +552,9 @@ class Builder:
         self.scan()
         self.unify()
         self.symbols()
+        self.solver.harden()
         self.solver.solve()
+        self._unbounded_growth()
         return _assemble(self)
 
 

@@ -53,7 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="one JSON object per query, one per line")
     r.add_argument("--show", choices=["ast", "ir", "plan", "rewrites"], action="append", default=[],
                    help="print a compiler stage before running")
-    r.add_argument("--max-iter", type=int, default=1000, help="cap on fixpoint iterations")
+    r.add_argument("--max-iter", type=int, default=1000,
+                   help="at most this many sweeps of a recursion (and steps of a loop with no length); default 1000")
+    r.add_argument("--tol", type=float, default=1e-9,
+                   help="a recursion has settled when a sweep changes no element by more than this, relative "
+                   "and absolute; default 1e-9")
+    r.add_argument("--strict", action="store_true",
+                   help="a recursion that diverges, oscillates or does not settle, or a NaN answer, is an error "
+                   "(default: a warning)")
     r.add_argument("--timeout", type=float, default=None, help="seconds for the whole run")
     r.add_argument("--verify", action="store_true", help="check on random inputs that the rewritten "
                    "program equals the original (names the rule application at fault)")
@@ -191,7 +198,8 @@ def cmd_run(args) -> int:
                                     x64=args.x64 or None)[0]
     from .outputs import store_paths
     store_paths(compiled.ir, args.allow_path)  # refuse an output path outside the folder before running
-    opts = Options(backend=args.backend, max_iter=args.max_iter, timeout=args.timeout,
+    opts = Options(backend=args.backend, max_iter=args.max_iter, tol=args.tol, strict=args.strict,
+                   timeout=args.timeout,
                    memory_limit=_bytes(args.memory_limit), x64=args.x64 or None,
                    relational=args.relational)
     if args.engine == "duckdb":

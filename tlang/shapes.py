@@ -55,6 +55,9 @@ class ExtentSolver:
         self.parent: dict[Key, Key] = {}
         self.info: dict[Key, _Class] = {}
         self.derived: list[Derived] = []
+        # (variable, axis, where, label): an axis of a tensor written in blocks of different sizes
+        # holds the variable's range, which may be smaller (docs/language.md 16.6)
+        self.soft: list[tuple[Key, Key, Span | None, str | None]] = []
 
     # union-find ------------------------------------------------------------
     def find(self, k: Key) -> Key:
@@ -134,6 +137,57 @@ class ExtentSolver:
     def derive(self, d: Derived) -> None:
         self.derived.append(d)
 
+    def block(self, var: Key, slot: Key, span: Span | None = None, label: str | None = None) -> None:
+        """``var`` indexes ``slot`` of a tensor written in blocks: the axis is at least as large as
+        the variable's range (unified outright when ``harden`` finds a symbolic domain)."""
+        self.find(var)
+        self.find(slot)
+        self.soft.append((var, slot, span, label))
+
+    def harden(self) -> None:
+        """Blocks of a symbolic domain (constants, declared names) are the whole domain: unified."""
+        keep = []
+        for var, slot, span, label in self.soft:
+            cv, cs = self.cls(var), self.cls(slot)
+            if cv.symbols or cs.symbols or cv.names or cs.names:
+                self.union(var, slot, span, label)
+            else:
+                keep.append((var, slot, span, label))
+        self.soft = keep
+
+    def _blocks(self) -> bool:
+        """Settle block axes from their variables (the largest) and block-only variables from their
+        axes; True when something was settled."""
+        progress = False
+        by_slot: dict[Key, list[Key]] = {}
+        for var, slot, _s, _l in self.soft:
+            by_slot.setdefault(self.find(slot), []).append(self.find(var))
+        for slot, vars_ in by_slot.items():
+            c = self.info[slot]
+            if c.extent is None:
+                known = [self.info[v].extent for v in vars_ if self.info[v].extent is not None]
+                if known and len(known) == len(vars_):
+                    c.extent, c.why = max(known + [c.at_least]), "its largest block"
+                    progress = True
+        for var, slot, _s, _l in self.soft:
+            cv, cs = self.cls(var), self.cls(slot)
+            if cv.extent is None and cs.extent is not None:
+                cv.extent, cv.why, cv.span = cs.extent, cs.why, cs.span
+                progress = True
+        return progress
+
+    def _blocks_fallback(self) -> bool:
+        """Block axes whose variables wait on each other: the largest known range settles them."""
+        progress = False
+        for var, slot, _s, _l in self.soft:
+            cs, cv = self.cls(slot), self.cls(var)
+            if cs.extent is None and cv.extent is not None:
+                others = [self.cls(v).extent for v, s, _a, _b in self.soft if self.find(s) == self.find(slot)]
+                cs.extent = max([n for n in others if n is not None] + [cs.at_least])
+                cs.why = "its largest block"
+                progress = True
+        return progress
+
     def extent(self, k: Key) -> int | None:
         c = self.cls(k)
         return c.extent
@@ -168,17 +222,24 @@ class ExtentSolver:
     def solve(self) -> None:
         """Settle every class: fixed extent, else derived, else the lower bound."""
         pending = list(self.derived)
+        blocked = {self.find(s) for _v, s, _a, _b in self.soft}
         while True:
             progress = False
-            for d in list(pending):
-                if self._known(d.target) is not None:
-                    pending.remove(d)
-                    continue
-                v = self._value(d)
-                if v is not None:
-                    self.fix(d.target, v, d.span, "index arithmetic")
-                    pending.remove(d)
+            for late in (False, True):  # an axis written in blocks: its plain blocks before a shifted write
+                for d in list(pending):
+                    if self._known(d.target) is not None:
+                        pending.remove(d)
+                        continue
+                    if not late and d.kind == "lhs_shift" and self.find(d.target) in blocked:
+                        continue
+                    v = self._value(d)
+                    if v is not None:
+                        self.fix(d.target, v, d.span, "index arithmetic")
+                        pending.remove(d)
+                        progress = True
+                if progress or self._blocks():
                     progress = True
+                    break
             if progress:
                 continue
             # fall back to lower bounds (constants, symbols) for unsettled classes
@@ -189,7 +250,7 @@ class ExtentSolver:
                     c.why = "the constants used with it"
                     c.span = c.at_least_span
                     settled = True
-            if not settled:
+            if not settled and not self._blocks_fallback():
                 break
         for _root, c in self.info.items():
             if c.extent is not None:
