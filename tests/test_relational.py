@@ -110,7 +110,7 @@ PROGRAMS = {
     "mutual recursion": "Ev(x, y) <- E(x, y), x != y\nOd(x, z) <- Ev(x, y), E(y, z)\n"
                         "Ev(x, z) <- Od(x, y), E(y, z)\nOd(x, y)?\nEv(x, y)?\n",
     "ternary join": "P(x, y, z) <- E(x, y), E(y, z)\nQ(x, z) <- P(x, y, z), P(z, y, x)\nQ(x, z)?\nP(x, y, z)?\n",
-    "unbound head variable": "U(x, y) <- E(x, x)\nU(x, y)?\n",
+    "cross product": "U(x, y) <- E(x, x), E(y, w)\nU(x, y)?\n",
     "stratified negation over recursion": "T(x, y) <- E(x, y)\nT(x, z) <- T(x, y), E(y, z)\n"
                                           "N(x, y) <- E(x, w), E(y, v), not T(x, y)\nN(x, y)?\n",
     "proposition": "Loop <- E(x, x)\nHasLoop(x) <- E(x, y), Loop\nLoop?\nHasLoop(x)?\n",

@@ -5,6 +5,7 @@ In: program text or a path, a backend name, input arrays.  Out: ``Results``.
 
 from __future__ import annotations
 
+import os
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -65,10 +66,21 @@ def expand(program: A.Program, base_dir: Path, seen: tuple[str, ...] = ()) -> A.
                 sub = parse_file(path)
             except TlangFileError as e:
                 raise TlangFileError(e.message, st.span) from None
-            out.extend(expand(sub, path.resolve().parent, seen + (key,)).statements)
+            out.extend(_relative_to(s, path.resolve().parent, base_dir)
+                       for s in expand(sub, path.resolve().parent, seen + (key,)).statements)
         else:
             out.append(st)
     return A.Program(tuple(out), span=program.span)
+
+
+def _relative_to(st: A.Stmt, folder: Path, base_dir: Path) -> A.Stmt:
+    """A file statement of an included file, its path made relative to the including program's
+    folder (paths are relative to the file that names them)."""
+    if isinstance(st, A.Load | A.Store) and not Path(st.path).is_absolute():
+        path = os.path.relpath(folder / st.path, Path(base_dir).resolve())
+        return A.Load(st.target, path, span=st.span) if isinstance(st, A.Load) else \
+            A.Store(path, st.source, span=st.span)
+    return st
 
 
 def run(path_or_source: str | Path, backend: str = "numpy", inputs: dict | None = None,
@@ -96,7 +108,6 @@ def _run(path_or_source, backend, inputs, syntax, allowed_paths, options) -> Res
         from .learn import run_learning
         return run_learning(prog, base, backend, inputs, options)
     ir_prog = build(prog, base, inputs, allowed_paths)
-    import os
     if os.environ.get("TLANG_REWRITE", "1") not in ("0", "", "off", "false"):
         from .rewrite.compiler import optimise  # the same verified rewrites as the command line
         ir_prog, _log = optimise(ir_prog)

@@ -11,6 +11,7 @@ holding all its occurrences without splitting a sum or difference
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +92,7 @@ class Builder:
         self.virtual_axis: dict[str, int] = {}
         self.virtual_offset: dict[str, tuple[str, int, Span | None]] = {}  # tensor -> (index, offset, where)
         self.lhs_shifts: list[tuple] = []   # (proto, variable, its key, LHS slot, where): X[i, t+1] = ...
+        self.stored: dict[str, A.Store] = {}   # files the program writes, by identity, as scanned
         self.facts: dict[str, list[A.Fact]] = {}
         self.first_span: dict[str, Span | None] = {}
         self.decl_dtype: dict[str, str] = {}
@@ -125,6 +127,7 @@ class Builder:
     # ------------------------------------------------------------ pass 1: scan
     def scan(self) -> None:
         stmts = self.program.statements
+        self.declared_indices = {n for st in stmts if isinstance(st, A.IndexDecl) for n in st.names}
         for st in stmts:  # compile-time integer scalars (S = 2, N = 3)
             if isinstance(st, A.Equation) and not st.lhs.indices and st.op == "=":
                 v = st.rhs
@@ -149,16 +152,23 @@ class Builder:
             if isinstance(st, A.Equation):
                 self._scan_equation(st)
             elif isinstance(st, A.Rule):
+                _check_safe(st, self.declared_indices)
                 self._add_proto(st.head, "=", _conj(st.body), "rule", st.span)
                 self.boolean.setdefault(st.head.name, st.head.span)
             elif isinstance(st, A.Fact):
                 self._scan_fact(st)
             elif isinstance(st, A.Load):
-                self._scan_load(st)
+                written = self.stored.get(self._where(st.path))
+                if written is not None:  # reads and writes in statement order: it reads what was written
+                    self._copy(st, written)
+                else:
+                    self._scan_load(st)
             elif isinstance(st, A.Query | A.Store):
                 ref = st.target if isinstance(st, A.Query) else st.source
                 if ref.indices:
                     self._note_arity(ref)
+                if isinstance(st, A.Store):
+                    self.stored[self._where(st.path)] = st
         for name, value in self.inputs.items():
             arr = value
             key = f"input:{name}"
@@ -202,6 +212,28 @@ class Builder:
                                       ["lowercase names are variables; write a rule 'Head(x) <- Body(x)' "
                                        "to derive facts"])
         self.facts.setdefault(st.atom.name, []).append(st)
+
+    def _where(self, path: str) -> str:
+        """A file's identity, for matching a read with an earlier write of the same file."""
+        try:
+            given = Path(path)
+            return str((given if given.is_absolute() else self.base_dir / given).resolve())
+        except (OSError, RuntimeError, ValueError):
+            return path
+
+    def _copy(self, st: A.Load, written: A.Store) -> None:
+        """``V[j] = "w.csv"`` after ``"w.csv" = W``: V is what was written, W (16.8)."""
+        src = written.source
+        target = st.target
+        n = len(src.indices) if src.indices else self.arity.get(src.name, (0, None))[0]
+        idx = target.indices or tuple(A.IVar(f"_f{k}") for k in range(n))
+        if len(idx) != n:
+            raise TlangShapeError(f"'{target.name}' has {len(idx)} indices but '{written.path}' holds "
+                                  f"'{src.name}', which has {n}", st.span,
+                                  [f"it is written at {written.span.where()}" if written.span else
+                                   "it is written earlier in the program"])
+        lhs = A.Ref(target.name, idx, target.boolean, span=target.span)
+        self._add_proto(lhs, "=", A.Ref(src.name, idx, src.boolean, span=written.span), "equation", st.span)
 
     def _scan_load(self, st: A.Load) -> None:
         from .source import TlangFileError
@@ -506,6 +538,53 @@ class Builder:
             self.solver.derive(Derived("conv", vs[0], (slot, vs[1]), c, span))
             self.solver.derive(Derived("conv", vs[1], (slot, vs[0]), c, span))
 
+    def _declared_domains(self) -> None:
+        """A constant outside a declared symbolic domain names itself and its line (``Carol`` with
+        ``domain D = {Alice, Bob}``), instead of a position out of range."""
+        for st in self.program.statements:
+            if not isinstance(st, A.DomainDecl) or st.symbols is None:
+                continue
+            root = self.solver.find(("dom", st.name))
+            allowed = set(st.symbols)
+            for slot, const in self._constants():
+                if const.value not in allowed and self.solver.find(slot) == root:
+                    close = difflib.get_close_matches(str(const.value), [str(s) for s in st.symbols], n=1)
+                    raise TlangCheckError(
+                        f"'{const.value}' is not a constant of domain {st.name}", const.span,
+                        [f"domain {st.name} = {{{', '.join(map(str, st.symbols))}}} at {st.span.where()}"
+                         if st.span else f"domain {st.name} has {', '.join(map(str, st.symbols))}"]
+                        + ([f"did you mean '{close[0]}'?"] if close else []))
+
+    def _constants(self):
+        """(slot, constant) for every symbolic constant written in the program, in order."""
+        for st in self.program.statements:
+            refs = [st.atom] if isinstance(st, A.Fact) else _refs(st) if isinstance(st, A.Equation | A.Rule) else []
+            for r in refs:
+                for a, ix in enumerate(r.indices):
+                    if isinstance(ix, A.IConst) and isinstance(ix.value, str) and \
+                            (ix.quoted or ix.value not in self.int_scalars):
+                        yield self._slot(r.name, a), ix
+
+    def _undefined_constants(self) -> None:
+        """``Y = X[L]`` with no ``L`` anywhere: a constant read from a numeric tensor must be
+        defined by a fact, a domain, a file, an equation that writes it, or an integer scalar."""
+        defined = {(self.solver.find(slot), s) for slot, s in self.symbol_defs}
+        for st in self.program.statements:
+            if isinstance(st, A.DomainDecl) and st.symbols:
+                defined |= {(self.solver.find(("dom", st.name)), s) for s in st.symbols}
+        for slot, const in self.symbol_reads:
+            if (self.solver.find(slot), const.value) in defined:
+                continue
+            names = sorted(set(self.int_scalars) | {s for k, s in self.symbol_defs
+                                                    if self.solver.find(k) == self.solver.find(slot)})
+            close = difflib.get_close_matches(str(const.value), names, n=1)
+            what = f'"{const.value}"' if const.quoted else f"'{const.value}'"
+            raise TlangCheckError(
+                f"{what} is not defined: nothing gives it a position", const.span,
+                ([f"did you mean '{close[0]}'?"] if close else []) +
+                ["a capitalised name in index position is a constant: define it with a fact, a domain "
+                 "declaration or an equation that writes it, or give it an integer value (L = 2)"])
+
     def _unbounded_growth(self) -> None:
         """``X[0, 0] = 1`` with ``X[i, t+1] = 0.5 X[i, t]`` and nothing else bounding t: the axis is only
         as long as its constants, so the recurrence would silently run no step -- an error (16.4)."""
@@ -524,37 +603,50 @@ class Builder:
 
     # ---------------------------------------------------- pass 3: constants
     def symbols(self) -> None:
+        self.symbol_defs: list[tuple[tuple, str]] = []            # (slot, constant): defines it
+        self.symbol_reads: list[tuple[tuple, A.IConst]] = []       # only read from a numeric tensor
         for st in self.program.statements:
             refs: list[A.Ref] = []
+            reads: set[int] = set()
             if isinstance(st, A.Fact):
                 refs = [st.atom]
             elif isinstance(st, A.Equation | A.Rule):
                 refs = _refs(st)
+                if isinstance(st, A.Equation):
+                    reads = {id(r) for r in _refs(st.rhs) if r.name not in self.boolean}
             for r in refs:
                 for a, ix in enumerate(r.indices):
                     if isinstance(ix, A.IConst) and isinstance(ix.value, str) and \
                             (ix.quoted or ix.value not in self.int_scalars):
                         self.solver.symbol(self._slot(r.name, a), ix.value)
+                        if id(r) in reads:
+                            self.symbol_reads.append((self._slot(r.name, a), ix))
+                        else:
+                            self.symbol_defs.append((self._slot(r.name, a), ix.value))
         for p in self.protos:
             if p.kind == "facts":
                 for row in self.data[p.data_key]:
                     for a, v in enumerate(row):
                         if isinstance(v, str):
                             self.solver.symbol(self._slot(p.lhs.name, a), v)
+                            self.symbol_defs.append((self._slot(p.lhs.name, a), v))
                         else:
                             self.solver.require(self._slot(p.lhs.name, a), v + 1, p.span)
             elif p.kind == "text":
                 for w in self.data[p.data_key]:
                     self.solver.symbol(self._slot(p.lhs.name, 1), w)
+                    self.symbol_defs.append((self._slot(p.lhs.name, 1), w))
 
     def build(self) -> ir.ProgramIR:
         self._slices: dict = {}
         self.scan()
         self.unify()
         self.symbols()
+        self._declared_domains()
         self.solver.harden()
         self.solver.solve()
         self._unbounded_growth()
+        self._undefined_constants()
         return _assemble(self)
 
 
@@ -577,6 +669,35 @@ def _separate(lhs: A.Ref, rhs: A.Expr, op: str) -> tuple[A.Expr, dict[str, str]]
     if loop is not None:
         keep.add(loop)
     return separate_terms(rhs, tuple(lhs_vars), eq_vars, keep, op)
+
+
+def _check_safe(st: A.Rule, declared: set[str]) -> None:
+    """Every variable of a rule's head occurs in a positive atom of its body (as in Datalog), or
+    ranges over a declared domain (``index x : Person``)."""
+    bound: set[str] = set()
+    stack: list[tuple[object, bool]] = [(b, False) for b in st.body]
+    while stack:
+        e, neg = stack.pop()
+        if isinstance(e, A.Ref):
+            if not neg and e.name not in BUILTIN_RELATIONS:
+                for ix in e.indices:
+                    _index_vars(ix, bound)
+        elif isinstance(e, A.Unary):
+            stack.append((e.operand, neg or e.op == "not"))
+        elif isinstance(e, A.Binary):
+            if e.op in A.COMPARE_OPS:
+                continue  # a comparison tests variables, it does not bind them
+            stack += [(e.left, neg), (e.right, neg)]
+        elif isinstance(e, A.Call):
+            stack += [(a, neg or e.fn == "not") for a in e.args]
+    for ix in st.head.indices:
+        vs: set[str] = set()
+        _index_vars(ix, vs)
+        for v in sorted(vs - bound - declared):
+            raise TlangCheckError(f"variable '{v}' in the head of this rule is not bound by a positive atom "
+                                  "of its body", ix.span or st.head.span,
+                                  ["every variable of the head must occur in a relation or tensor of the "
+                                   f"body that is not negated, or be declared ('index {v} : D')"])
 
 
 def _offset(c: int) -> str:
