@@ -9,6 +9,7 @@ inferred and for Boolean/numeric misuse.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -93,7 +94,7 @@ def assemble(b: Builder) -> ir.ProgramIR:
             doms.append(dn)
             c = solver.info[root]
             if dn not in domains:
-                domains[dn] = ir.Domain(dn, c.extent, tuple(c.symbols))
+                domains[dn] = ir.Domain(dn, c.extent, tuple(c.symbols), bool(c.names))
         mark = b.marks.get(name)
         tensors[name] = ir.TensorInfo(
             name, tuple(shape), tuple(doms), boolean=name in b.boolean,
@@ -390,9 +391,19 @@ def guard_terms(rhs: ir.Expr, lhs: set[str], ext: dict[str, int], tensors
     if not any(conj):
         return rhs, ()
     if all(c == conj[0] for c in conj):
-        return rhs, (conj[0],)
-    guarded = {id(t): ir.Guard(t, c, span=getattr(t, "span", None)) for t, c in zip(terms, conj) if c}
-    return _replace(rhs, guarded), (() if not all(conj) else tuple(conj))
+        where: tuple[tuple[ir.Bound, ...], ...] = (conj[0],)
+        guarded: dict[int, ir.Expr] = {}
+    else:
+        guarded = {id(t): ir.Guard(t, c, span=getattr(t, "span", None)) for t, c in zip(terms, conj) if c}
+        where = () if not all(conj) else tuple(conj)
+    if where:  # a normalisation above the terms runs over the positions that exist
+        e = rhs
+        while e is not _top_sum(e):
+            if isinstance(e, ir.Normalize) and any(e.var in b.index.vars for c in where for b in c):
+                guarded[id(e)] = dataclasses.replace(e, arg=_replace(e.arg, guarded), valid=where)
+                break
+            e = e.args[0] if isinstance(e, ir.Map) else e.arg if isinstance(e, ir.Normalize) else e.operands[0]
+    return (_replace(rhs, guarded) if guarded else rhs), where
 
 
 def _indexed_literal(b: Builder, p: _Proto, info: ir.TensorInfo, data, var_extents, k: int) -> ir.Equation:

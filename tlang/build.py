@@ -415,10 +415,11 @@ class Builder:
                         self.solver.symbol(key, s)
                     self.solver.fix(key, len(st.symbols or ()), st.span, f"domain {st.name}")
             elif isinstance(st, A.IndexDecl):
+                names = set(st.names)
                 for p in self.protos:
-                    for n in st.names:
-                        if n in p.vars:
-                            self._bind_domain(("var", p.index, n), st.domain, st.span)
+                    for v in sorted(p.vars):  # an index renamed apart per term keeps its declaration
+                        if p.display.get(v, v) in names:
+                            self._bind_domain(("var", p.index, v), st.domain, st.span)
             elif isinstance(st, A.TensorDecl):
                 for a, d in enumerate(st.dims):
                     self._bind_domain(self._slot(st.name, a), d, st.span)

@@ -270,20 +270,26 @@ class _Generator:
 
     def _combine(self, code: Code, info: ir.TensorInfo, eqs, fixed: dict[str, str]) -> str:
         shape = info.stored_shape
-        acc = None
+        acc = hit = None
+        masked = len(eqs) > 1 and any(COMBINE[eq.op] in ("max", "min") for _, eq in eqs)
         for k, eq in eqs:
             code.line(f"# {equation_text(eq)}")
             em = Emitter(code, self.names, self.shapes, self.extents.get(k, {}), fixed, self.folded)
             contrib = em.write(eq, shape)
+            written = em.written(eq, shape) if masked else None
             op = COMBINE[eq.op]
             if acc is None:
                 acc = contrib if len(eqs) == 1 else code.tmp(contrib)
-            elif op == "max":
-                acc = code.tmp(f"xp.maximum({acc}, {contrib})")
-            elif op == "min":
-                acc = code.tmp(f"xp.minimum({acc}, {contrib})")
+                hit = written
+            elif op in ("max", "min"):  # only the equations that write a position compete there
+                c = code.tmp(contrib)
+                best = f"xp.{'maximum' if op == 'max' else 'minimum'}({acc}, {c})"
+                acc = code.tmp(f"xp.where({hit} & {written}, {best}, xp.where({written}, {c}, {acc}))")
+                hit = code.tmp(f"{hit} | {written}", "w")
             else:
                 acc = code.tmp(f"{acc} + {contrib}")
+                if masked:
+                    hit = code.tmp(f"{hit} | {written}", "w")
         if acc is None:
             acc = f"xp.zeros({tuple(shape)!r})"
         if info.boolean:

@@ -257,14 +257,20 @@ class Emitter:
 
     def _Normalize(self, e: ir.Normalize) -> Val:
         lab = self.eval(e.arg)
-        ax = lab.vars.index(e.var)
-        x = lab.code
+        vars_ = list(lab.vars)
+        for conj in e.valid:
+            for b in conj:
+                vars_ += [v for v in b.index.vars if v not in vars_ and v not in self.fixed]
+        vars_ = tuple(vars_)
+        x = self.broadcast(lab, vars_) if vars_ != lab.vars else lab.code
+        ax = vars_.index(e.var)
+        valid = f", {self.mask(e.valid, vars_)}" if e.valid else ""
         if e.fn == "softmax":
             if e.temperature is not None:
                 t = self.eval(e.temperature)
-                x = f"{x} / {_paren(self.align(t, lab.vars))}"
-            return Val(self.code.tmp(f"rt.softmax({x}, axis={ax})"), lab.vars)
-        return Val(self.code.tmp(f"rt.lnorm({x}, axis={ax})"), lab.vars)
+                x = f"{_paren(x)} / {_paren(self.align(t, vars_))}"
+            return Val(self.code.tmp(f"rt.softmax({x}, {ax}{valid})"), vars_)
+        return Val(self.code.tmp(f"rt.lnorm({x}, {ax}{valid})"), vars_)
 
     def _Concat(self, e: ir.Concat) -> Val:
         lab = self.eval(e.arg)
@@ -378,6 +384,22 @@ class Emitter:
         if eq.where and COMBINE[eq.op] == "avg":  # unwritten positions do not count in the mean
             pos[0] = self.code.tmp(f"xp.where({self.mask(eq.where, lvt)}, {pos[0]}, -1)", "p")
         return f"rt.scatter({tuple(shape)!r}, ({', '.join(pos)},), {vals}, {COMBINE[eq.op]!r})"
+
+    def written(self, eq: ir.Equation, shape: tuple[int, ...]) -> str:
+        """The code of the Boolean mask of the LHS positions an equation writes."""
+        lv: list[str] = []
+        for ix in eq.indices:
+            for v in ix.vars:
+                if v not in lv and v not in self.fixed:
+                    lv.append(v)
+        lvt = tuple(lv)
+        ones = f"xp.ones({self.shape(lvt)!r})"
+        if eq.where:
+            ones = f"xp.where({self.mask(eq.where, lvt)}, {ones}, 0.0)"
+        pos = [self.code.tmp(self.positions(ix, lvt), "p") for ix in eq.indices]
+        if not pos:
+            return self.code.tmp(f"({ones}) > 0", "w")
+        return self.code.tmp(f"rt.scatter({tuple(shape)!r}, ({', '.join(pos)},), {ones}, 'max') > 0", "w")
 
     def _place(self, eq: ir.Equation, lvt: tuple[str, ...], shape, vals: str) -> str | None:
         """A one-to-one write (each index a constant or ``v + c``, each variable once) as a slice

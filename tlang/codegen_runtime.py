@@ -46,16 +46,30 @@ class Runtime:
         safe = xp.where(T == 0, 1.0, T)
         return xp.where(T == 0, (x > 0) * 1.0, 1.0 / (1.0 + xp.exp(-x / safe)))
 
-    def softmax(self, x: Any, axis: int) -> Any:
+    def softmax(self, x: Any, axis: int, valid: Any = None) -> Any:
+        """Softmax along ``axis``; with ``valid``, over the positions that exist only (16.4)."""
         xp = self.xp
-        z = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
-        return z / xp.sum(z, axis=axis, keepdims=True)
+        if valid is None:
+            z = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+            return z / xp.sum(z, axis=axis, keepdims=True)
+        valid = xp.broadcast_to(valid, x.shape)
+        m = xp.max(xp.where(valid, x, -math.inf), axis=axis, keepdims=True)
+        z = xp.where(valid, xp.exp(x - xp.where(xp.isfinite(m), m, 0.0)), 0.0)
+        s = xp.sum(z, axis=axis, keepdims=True)
+        return z / xp.where(s > 0, s, 1.0)
 
-    def lnorm(self, x: Any, axis: int) -> Any:
+    def lnorm(self, x: Any, axis: int, valid: Any = None) -> Any:
+        """Layer normalisation along ``axis`` (eps 1e-5); with ``valid``, of the positions that exist."""
         xp = self.xp
-        mean = xp.mean(x, axis=axis, keepdims=True)
-        var = xp.var(x, axis=axis, keepdims=True)
-        return (x - mean) / xp.sqrt(var + 1e-5)
+        if valid is None:
+            mean = xp.mean(x, axis=axis, keepdims=True)
+            var = xp.var(x, axis=axis, keepdims=True)
+            return (x - mean) / xp.sqrt(var + 1e-5)
+        valid = xp.broadcast_to(valid, x.shape)
+        n = xp.maximum(xp.sum(valid, axis=axis, keepdims=True), 1)
+        mean = xp.sum(xp.where(valid, x, 0.0), axis=axis, keepdims=True) / n
+        var = xp.sum(xp.where(valid, (x - mean) ** 2, 0.0), axis=axis, keepdims=True) / n
+        return xp.where(valid, (x - mean) / xp.sqrt(var + 1e-5), 0.0)
 
     # ---------------------------------------------------- contractions
     def einsum(self, spec: str, *operands: Any, path: list | None = None) -> Any:

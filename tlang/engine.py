@@ -381,26 +381,33 @@ class Engine:
     def _combine(self, name: str, info: ir.TensorInfo, eqs, values, fixed) -> Any:
         xp = self.be.xp
         shape = info.stored_shape
-        acc = None
+        acc = hit = None
+        masked = len(eqs) > 1 and any(COMBINE[eq.op] in ("max", "min") for _, eq in eqs)
         for k, eq in eqs:
-            contrib = self.write(k, eq, values, fixed, shape)
+            contrib, written = self._write(k, eq, values, fixed, shape, masked)
             this = COMBINE[eq.op]
             if acc is None:
-                acc, _op = contrib, this
-            elif this == "max":
-                acc = xp.maximum(acc, contrib)
-            elif this == "min":
-                acc = xp.minimum(acc, contrib)
+                acc, hit = contrib, written
+            elif this in ("max", "min"):  # only the equations that write a position compete there
+                best = (xp.maximum if this == "max" else xp.minimum)(acc, contrib)
+                acc = xp.where(hit & written, best, xp.where(written, contrib, acc))
+                hit = hit | written
             else:
                 acc = acc + contrib
+                hit = None if hit is None or written is None else hit | written
         if acc is None:
             acc = xp.zeros(shape)
         if info.boolean:
             acc = (acc > 0) * 1.0
         return acc
 
-    def write(self, k: int, eq: ir.Equation, values, fixed, shape) -> Any:
-        """One equation's contribution to its LHS (zeros where it writes nothing)."""
+    def write(self, k: int, eq: ir.Equation, values, fixed, shape, with_mask: bool = False) -> Any:
+        """One equation's contribution to its LHS (zeros where it writes nothing); with
+        ``with_mask``, the pair (contribution, the positions it writes)."""
+        vals, written = self._write(k, eq, values, fixed, shape, with_mask)
+        return (vals, written) if with_mask else vals
+
+    def _write(self, k: int, eq: ir.Equation, values, fixed, shape, with_mask: bool):
         extents = self.eq_extents.get(k, {})
         low = Lowerer(self.be, values, extents, fixed)
         rhs: Labelled = low.eval(eq.rhs)
@@ -416,10 +423,14 @@ class Engine:
         plain = all(isinstance(ix, ir.IAffine) and ix.is_var() for ix in eq.indices) and \
             len(lv) == len(eq.indices)
         if plain and tuple(extents[v] for v in lv) == tuple(shape):
-            vals = self.be.xp.asarray(low.broadcast(rhs, lv), dtype=float) * 1.0
+            xp = self.be.xp
+            vals = xp.asarray(low.broadcast(rhs, lv), dtype=float) * 1.0
+            written = xp.ones(shape, dtype=bool) if with_mask else None
             if eq.where:  # positions whose inputs do not exist are not written
-                vals = self.be.xp.where(low.mask(eq.where, lv), vals, 0.0)
-            return vals
+                ok = xp.broadcast_to(low.mask(eq.where, lv), tuple(shape))
+                vals = xp.where(ok, vals, 0.0)
+                written = ok if with_mask else None
+            return vals, written
         vals = low.broadcast(rhs, lv)
         pos = [low.positions(ix, lv) for ix in eq.indices]
         xp = self.be.xp
@@ -433,11 +444,15 @@ class Engine:
         sel = tuple(p[mask] for p in pos)
         v = vals[mask]
         op = COMBINE[eq.op]
+        written = None
+        if with_mask:
+            written = xp.zeros(shape, dtype=bool)
+            written[sel] = True
         if op == "avg":
             s = self.be.scatter(shape, sel, v, "sum")
             c = self.be.scatter(shape, sel, xp.ones_like(v), "sum")
-            return xp.where(c > 0, s / xp.where(c > 0, c, 1), 0.0)
-        return self.be.scatter(shape, sel, v, op)
+            return xp.where(c > 0, s / xp.where(c > 0, c, 1), 0.0), written
+        return self.be.scatter(shape, sel, v, op), written
 
     # ------------------------------------------------------ semi-naive
     def _seminaive_ok(self, comp: list[str]) -> bool:
@@ -527,7 +542,7 @@ def answer(prog: ir.ProgramIR, q: ir.QueryIR, tensors: dict[str, np.ndarray]) ->
         for pos in zip(*np.nonzero(arr > 0)):
             tuples.append(tuple(d.label(int(p)) if d else int(p) for d, p in zip(doms, pos)))
         tuples.sort(key=lambda t: tuple((0, x) if isinstance(x, int) else (1, x) for x in t))
-        names = tuple(v if not v.startswith("_") else (doms[k].name if doms[k] else f"x{k + 1}")
+        names = tuple(v if not v.startswith("_") else (doms[k].name if doms[k] and doms[k].declared else f"x{k + 1}")
                       for k, v in enumerate(q.free))
         return Answer(q.text, "relation", arr.shape, None, names, tuples)
     if not q.free:

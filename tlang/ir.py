@@ -105,6 +105,14 @@ def iconst(pos: int) -> IAffine:
     return IAffine((), pos)
 
 
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """``0 <= position(index) < extent``: an index of the LHS variables that must fall inside the
+    axis it reads (docs/language.md 16.4: elements only where their inputs exist)."""
+    index: Index
+    extent: int
+
+
 # -------------------------------------------------------------- expressions
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +171,7 @@ class Normalize:
     arg: Expr
     var: str
     temperature: Expr | None = None
+    valid: tuple[tuple[Bound, ...], ...] = ()   # normalise over these positions only (() all)
     span: Span | None = _span
 
 
@@ -184,14 +193,6 @@ class Einsum:
     operands: tuple[Expr, ...]
     semiring: str = "sumprod"
     span: Span | None = _span
-
-
-@dataclass(frozen=True, slots=True)
-class Bound:
-    """``0 <= position(index) < extent``: an index of the LHS variables that must fall inside the
-    axis it reads (docs/language.md 16.4: elements only where their inputs exist)."""
-    index: Index
-    extent: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +230,7 @@ class Domain:
     name: str
     extent: int
     symbols: tuple[str, ...] = ()
+    declared: bool = False          # named by a ``domain`` declaration
 
     def label(self, pos: int) -> str | int:
         if pos < len(self.symbols) and self.symbols[pos] is not None:

@@ -279,13 +279,19 @@ class _Context:
         return PLUS[sr.plus](values) if values else sr.zero
 
     def _normalize(self, e: ir.Normalize, a: Assignment) -> float:
-        xs = []
+        if not holds(e.valid, a):
+            return 0.0
+        xs, here = [], None
         for b in self.assignments([e.var], a):
+            if not holds(e.valid, b):
+                continue  # over the positions that exist only
             x = self.eval(e.arg, b)
             if e.temperature is not None:
                 x = _div(x, self.eval(e.temperature, b))
+            if b[e.var] == a[e.var]:
+                here = len(xs)
             xs.append(x)
-        x = xs[a[e.var]]
+        x = xs[here]
         if e.fn == "softmax":
             m = PLUS["max"](xs)
             return _div(_exp(x - m), sum(_exp(y - m) for y in xs))
@@ -350,17 +356,25 @@ class _Interpreter:
                 landed.setdefault(off, []).append(ctx.eval(eq.rhs, a))
         for off, xs in landed.items():
             out.vals[off] = PROJECT[eq.op](xs)
+        self.landed = set(landed)
         return out
 
     def combine(self, name: str, eqs: list[tuple[int, ir.Equation]], fixed: Assignment) -> _Tensor:
         info = self.prog.tensors[name]
         total: _Tensor | None = None
+        hit: set[int] = set()
         for k, eq in eqs:
             t = self.write(k, eq, fixed)
             if total is None:
-                total = t
+                total, hit = t, set(self.landed)
+            elif eq.op in ("max=", "min="):  # only the equations that write a position compete there
+                total.vals = [COMBINE[eq.op](x, y) if off in hit and off in self.landed else
+                              y if off in self.landed else x
+                              for off, (x, y) in enumerate(zip(total.vals, t.vals))]
+                hit |= self.landed
             else:
                 total.vals = [COMBINE[eq.op](x, y) for x, y in zip(total.vals, t.vals)]
+                hit |= self.landed
         if total is None:
             total = _Tensor(info.stored_shape)
         if info.boolean:

@@ -18,6 +18,7 @@ import numpy as np
 import opt_einsum
 
 from . import ir
+from .codegen_runtime import NumpyRuntime
 from .embed import randunit_op, sparse_contract
 from .source import TlangResourceError, TlangRuntimeError
 
@@ -73,6 +74,7 @@ OPS = {
 }
 
 _REDUCE = {"sum": "sum", "max": "max", "min": "min", "or": "max"}
+NORMALISE = NumpyRuntime(np)   # softmax and lnorm: one definition, shared with generated code
 _SPECS: dict[tuple, tuple[str, tuple[str, ...]]] = {}  # (operand vars, out vars) -> (einsum spec, output-only vars)
 
 
@@ -224,20 +226,22 @@ class Lowerer:
         return Labelled(res, out)
 
     def _Normalize(self, e: ir.Normalize) -> Labelled:
-        xp = self.xp
         lab = self.eval(e.arg)
-        ax = lab.vars.index(e.var)
-        x = lab.array
+        vars_ = list(lab.vars)
+        for conj in e.valid:
+            for b in conj:
+                vars_ += [v for v in b.index.vars if v not in vars_ and v not in self.fixed]
+        vars_ = tuple(vars_)
+        x = self.broadcast(lab, vars_) if vars_ != lab.vars else lab.array
+        ax = vars_.index(e.var)
+        valid = self.mask(e.valid, vars_) if e.valid else None
+        rt = NORMALISE
         if e.fn == "softmax":
             if e.temperature is not None:
                 t = self.eval(e.temperature)
-                x = x / self.align(t, lab.vars)
-            m = xp.max(x, axis=ax, keepdims=True)
-            z = xp.exp(x - m)
-            return Labelled(z / xp.sum(z, axis=ax, keepdims=True), lab.vars)
-        mean = xp.mean(x, axis=ax, keepdims=True)
-        var = xp.var(x, axis=ax, keepdims=True)
-        return Labelled((x - mean) / xp.sqrt(var + 1e-5), lab.vars)
+                x = x / self.align(t, vars_)
+            return Labelled(rt.softmax(x, ax, valid), vars_)
+        return Labelled(rt.lnorm(x, ax, valid), vars_)
 
     def _Concat(self, e: ir.Concat) -> Labelled:
         xp = self.xp

@@ -286,7 +286,7 @@ class Builder(Forms, Symbols):
         binds(body)
         for ix in st.head.indices:
             for n in A.walk(ix):
-                if isinstance(n, A.IVar) and n.name not in bound:
+                if isinstance(n, A.IVar) and n.name not in bound and n.name not in self.index_decls:
                     raise TlangCheckError(f"variable '{n.name}' of the head is not bound by the body",
                                           n.span, did_you_mean(n.name, bound) or
                                           ["every head variable must occur in a positive body atom"])
