@@ -313,7 +313,9 @@ def _equation(b: Builder, p: _Proto, tensors, data, var_extents, k: int) -> ir.E
             continue
         var_extents[(k, v)] = _extent_of(b, ("var", p.index, v), f"index '{shown}'", p.span)
     ext = {v: n for (j, v), n in var_extents.items() if j == k}
-    rhs, where = guard_terms(rhs, set(lhs_vars + lhs_slice) | ({loop_var} if loop_var else set()), ext, tensors)
+    loop = (loop_var, {t: o for t, (_v, o, _s) in b.virtual_offset.items()}) if loop_var else None
+    rhs, where = guard_terms(rhs, set(lhs_vars + lhs_slice) | ({loop_var} if loop_var else set()), ext, tensors,
+                             loop)
     return ir.Equation(name, indices, p.op, rhs, p.virtual, p.kind, where=where, accumulate=p.accumulate,
                        span=p.span)
 
@@ -332,12 +334,25 @@ def _range(ix: ir.Index, ext: dict[str, int]) -> tuple[int, int]:
     return lo, hi
 
 
-def _bounds(term: ir.Expr, lhs: set[str], ext: dict[str, int], tensors) -> tuple[ir.Bound, ...]:
-    """The reads of ``term`` at indices of the LHS variables alone that can fall outside their axis."""
+NO_END = 2 ** 62   # a bound with no upper end (the steps of a loop)
+
+
+def _bounds(term: ir.Expr, lhs: set[str], ext: dict[str, int], tensors,
+            loop: tuple[str, dict[str, int]] | None = None) -> tuple[ir.Bound, ...]:
+    """The reads of ``term`` at indices of the LHS variables alone that can fall outside their axis
+    (a relation read outside is simply false); in a loop (``loop``: its index and each tensor's
+    step offset), a read of the previous step before the first one."""
     out: list[ir.Bound] = []
     for r in ir.tensors_read(term):
         info = tensors.get(r.tensor)
         if info is None:
+            continue
+        if r.step == -1 and loop is not None:  # time t + o - 1 of a tensor written at *t+o
+            var, offsets = loop
+            before = ir.Bound(ir.IAffine(((var, 1),), offsets.get(r.tensor, 1) - 1), NO_END)
+            if offsets.get(r.tensor, 1) - 1 < 0 and before not in out:
+                out.append(before)
+        if info.boolean:
             continue
         for ix, n in zip(r.indices, info.stored_shape):
             if not ix.vars or not set(ix.vars) <= lhs:
@@ -382,12 +397,12 @@ def _replace(e: ir.Expr, old: dict[int, ir.Expr]) -> ir.Expr:
     return e
 
 
-def guard_terms(rhs: ir.Expr, lhs: set[str], ext: dict[str, int], tensors
+def guard_terms(rhs: ir.Expr, lhs: set[str], ext: dict[str, int], tensors, loop=None
                 ) -> tuple[ir.Expr, tuple[tuple[ir.Bound, ...], ...]]:
     """The RHS with a ``Guard`` on each term that does not exist everywhere, and the positions
     the equation writes (docs/language.md 16.4): where one term's inputs exist."""
     terms = _terms(_top_sum(rhs))
-    conj = [_bounds(t, lhs, ext, tensors) for t in terms]
+    conj = [_bounds(t, lhs, ext, tensors, loop) for t in terms]
     if not any(conj):
         return rhs, ()
     if all(c == conj[0] for c in conj):

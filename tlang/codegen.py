@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import ir
-from .codegen_emit import COMBINE, Code, Emitter, equation_text, fold_key, foldable
+from .codegen_emit import COMBINE, Code, Emitter, equation_text, fold_key, foldable, paren
 from .engine import ConvergenceWarning, Options, Results, answer
 from .schedule import Accumulate, Advance, Compute, Fixpoint, role, schedule
 from .source import TlangError, TlangResourceError, TlangShapeError
@@ -253,7 +253,14 @@ class _Generator:
             code.line(f"{n[st.tensor]} = {self._combine(code, info, self._eqs(st.tensor, 'plain'), fixed)}")
         elif isinstance(st, Advance):
             info = self.prog.tensors[st.tensor]
-            code.line(f"{n[st.tensor]} = {self._combine(code, info, self._eqs(st.tensor, 'step'), fixed)}")
+            eqs = self._eqs(st.tensor, "step")
+            value = self._combine(code, info, eqs, fixed)
+            var, offset = eqs[0][1].virtual
+            if offset == 0:  # written at *t: step 0 is time 0, where the start writes too
+                value = f"{paren(value)} + xp.where({fixed[var]} == 0, {n[('prev', st.tensor)]}, 0.0)"
+                if info.boolean:
+                    value = f"({value} > 0) * 1.0"
+            code.line(f"{n[st.tensor]} = {value}")
         elif isinstance(st, Accumulate):
             info = self.prog.tensors[st.tensor]
             eqs = self._eqs(st.tensor, "acc")

@@ -268,7 +268,7 @@ class Emitter:
         if e.fn == "softmax":
             if e.temperature is not None:
                 t = self.eval(e.temperature)
-                x = f"{_paren(x)} / {_paren(self.align(t, vars_))}"
+                x = f"{paren(x)} / {paren(self.align(t, vars_))}"
             return Val(self.code.tmp(f"rt.softmax({x}, {ax}{valid})"), vars_)
         return Val(self.code.tmp(f"rt.lnorm({x}, {ax}{valid})"), vars_)
 
@@ -300,7 +300,7 @@ class Emitter:
             res = self._einsum(ops, out)
             if sr.plus == "avg":
                 count = math.prod(self.ext[v] for v in allv if v not in out)
-                res = f"{_paren(res)} / {max(count, 1)}"
+                res = f"{paren(res)} / {max(count, 1)}"
             elif sr.plus == "or":
                 res = f"({res} > 0) * 1.0"
             return Val(self.code.tmp(res), out)
@@ -343,7 +343,7 @@ class Emitter:
     def _generic(self, ops: list[Val], allv: tuple[str, ...], out: tuple[str, ...], sr) -> str:
         """Other semirings: a broadcast product (or sum) and a reduction."""
         times = " * " if sr.times == "mul" else " + "
-        acc = times.join(_paren(self.align(o, allv)) for o in ops) if ops else f"xp.asarray({lit(sr.one)})"
+        acc = times.join(paren(self.align(o, allv)) for o in ops) if ops else f"xp.asarray({lit(sr.one)})"
         full = self.shape(allv)
         acc = self.code.tmp(f"xp.broadcast_to({acc}, {full!r})")
         axes = tuple(k for k, v in enumerate(allv) if v not in out)
@@ -491,7 +491,7 @@ def _balanced_call(expr: str) -> bool:
     return False
 
 
-def _paren(expr: str) -> str:
+def paren(expr: str) -> str:
     return expr if _atomic(expr) else f"({expr})"
 
 

@@ -233,9 +233,18 @@ class Engine:
         elif isinstance(step, Loop):
             self._loop(step, fixed)
         elif isinstance(step, Advance):
-            self.values[step.tensor] = self._equations(step.tensor, "step", fixed)
+            value = self._equations(step.tensor, "step", fixed)
+            if self._at_start(step.tensor, fixed):  # written at *t, step 0 is time 0: its start too
+                value = value + self.values[("prev", step.tensor)]
+                if self.prog.tensors[step.tensor].boolean:
+                    value = (value > 0) * 1.0
+            self.values[step.tensor] = value
         else:  # Accumulate: this step's contribution, combined with the projection operator
             self.values[step.tensor] = self._accumulate(step.tensor, self._equations(step.tensor, "acc", fixed))
+
+    def _at_start(self, name: str, fixed: dict[str, int]) -> bool:
+        eq = next((e for _, e in self.by_lhs.get(name, []) if e.virtual is not None), None)
+        return eq is not None and eq.virtual[1] == 0 and fixed.get(eq.virtual[0]) == 0
 
     def _sparse(self, comp: list[str]) -> None:
         from .relational_rules import run_component

@@ -389,7 +389,13 @@ class _Interpreter:
         if isinstance(st, Compute):
             self.tensors[st.tensor] = self.combine(st.tensor, self.equations(st.tensor, "plain"), fixed)
         elif isinstance(st, Advance):
-            self.tensors[st.tensor] = self.combine(st.tensor, self.equations(st.tensor, "step"), fixed)
+            eqs = self.equations(st.tensor, "step")
+            new = self.combine(st.tensor, eqs, fixed)
+            var, offset = eqs[0][1].virtual
+            if offset == 0 and fixed.get(var) == 0:  # time 0: the start writes there too
+                vals = [x + y for x, y in zip(new.vals, self.tensors[("prev", st.tensor)].vals)]
+                new = _Tensor(new.shape, [_step(x) for x in vals] if self.prog.tensors[st.tensor].boolean else vals)
+            self.tensors[st.tensor] = new
         elif isinstance(st, Accumulate):
             eqs = self.equations(st.tensor, "acc")
             new = self.combine(st.tensor, eqs, fixed)

@@ -21,7 +21,7 @@ tensor keeps its time axis) and the warnings of 16.2.
   which run in dependency order (ties in program order).  A recursive one
   starts at 0 and is swept Gauss-Seidel, in the order of each tensor's first
   defining statement, until a sweep changes nothing (|new - old| <= tol
-  (1 + |old|)), a value is NaN or infinite (divergence), the state of two
+  (1 + |old|)), a value is NaN or runs off to infinity (divergence), the state of two
   sweeps before comes back (oscillation) or ``max_iter`` sweeps have run
   (16.1, 16.2).  Negation must be stratified.
 """
@@ -396,7 +396,10 @@ class Evaluator:
                 self._bad.pop(t, None)
                 self.values[t] = self.compute(t)
             snap = self._snapshot(comp)
-            bad = next(((t, x) for t in comp for x in self.values[t].vals if not math.isfinite(x)), None)
+            # a NaN, or a value that ran off to infinity from a finite one (a stable infinity,
+            # such as a min-plus recursion's unreachable pairs, is a value)
+            bad = next(((t, x) for t, new, old in zip(comp, snap, history[-1]) for x, y in zip(new, old)
+                        if math.isnan(x) or (math.isinf(x) and math.isfinite(y) and sweep > 1)), None)
             if bad is not None:
                 t, x = bad
                 eq = self._bad.get(t)
