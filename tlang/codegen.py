@@ -341,6 +341,8 @@ class _Generator:
                 add(("data", key))
             if eq.accumulate is not None and eq.lhs not in state:
                 add(eq.lhs)
+            if eq.virtual is not None and eq.virtual[1] == 0:  # step 0 adds the start (the previous value)
+                add(("prev", eq.lhs))
         return out
 
     def _fixpoint(self, code: Code, st: Fixpoint, fixed: dict[str, str]) -> None:

@@ -45,7 +45,7 @@ class Proof:
 
 def equation_cone(prog: ir.ProgramIR, tensor: str) -> list[tuple[int, ir.Equation]]:
     """The equations that ``tensor`` depends on, dependencies first."""
-    from .engine import _reads, strata
+    from .schedule import reads, strata
     by_lhs: dict[str, list[tuple[int, ir.Equation]]] = {}
     for k, eq in enumerate(prog.equations):
         by_lhs.setdefault(eq.lhs, []).append((k, eq))
@@ -56,7 +56,7 @@ def equation_cone(prog: ir.ProgramIR, tensor: str) -> list[tuple[int, ir.Equatio
             continue
         need.add(t)
         for _, eq in by_lhs.get(t, []):
-            todo.extend(r for r, _ in _reads(eq))
+            todo.extend(r for r, _, _ in reads(eq))
     out = []
     for comp in strata(prog):
         for t in comp:

@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 
 from . import ast as A
 from . import ir
-from .engine import _reads
 from .fmt import format_stmt
 from .grad_emit import Emitter, GradError, Namer, PEq, ast_index, count, equations, num, plain_vars, prod, signed
+from .schedule import reads
 from .source import TlangCheckError
 
 __all__ = ["GradProgram", "GradError", "gradient_program", "learnables", "dependencies"]
@@ -90,12 +90,12 @@ class _Adj:
 
 def dependencies(prog: ir.ProgramIR, name: str) -> set[str]:
     """Every tensor that ``name`` depends on (itself included)."""
-    reads: dict[str, set[str]] = {}
+    by_lhs: dict[str, set[str]] = {}
     for eq in prog.equations:
-        reads.setdefault(eq.lhs, set()).update(t for t, _ in _reads(eq))
+        by_lhs.setdefault(eq.lhs, set()).update(t for t, _, _ in reads(eq))
     out, todo = {name}, [name]
     while todo:
-        for t in reads.get(todo.pop(), ()):
+        for t in by_lhs.get(todo.pop(), ()):
             if t not in out:
                 out.add(t)
                 todo.append(t)

@@ -134,25 +134,28 @@ class Unrolled:
     shape: tuple[int, ...]
 
 
-def _with_time(e: ir.Expr, buf: str, states: str, axis: int, t: str) -> ir.Expr:
-    """``e`` with buffer reads ``buf[...]`` replaced by ``states[..., t, ...]`` (t kept live)."""
+def _with_time(e: ir.Expr, unrolled: dict[str, Unrolled], t: str) -> ir.Expr:
+    """``e`` with each read of a loop's step (``Ref.step``) replaced by the unrolled tensor at t:
+    the previous step's value ``X_s[..., t, ...]``, this step's ``X_o[..., t, ...]`` (t kept live)."""
     if isinstance(e, ir.Ref):
-        if e.tensor == buf:
-            return ir.Ref(states, e.indices[:axis] + (ir.ivar(t),) + e.indices[axis:], span=e.span)
-        return e
-    if isinstance(e, ir.Map):
-        return dataclasses.replace(e, args=tuple(_with_time(a, buf, states, axis, t) for a in e.args))
+        u = unrolled.get(e.tensor)
+        if u is None or e.step is None:
+            return e
+        name = u.states if e.step == -1 else u.outputs
+        return ir.Ref(name, e.indices[:u.axis] + (ir.ivar(t),) + e.indices[u.axis:], span=e.span)
     if isinstance(e, ir.Contract):
-        ops = tuple(_with_time(o, buf, states, axis, t) for o in e.operands)
+        ops = tuple(_with_time(o, unrolled, t) for o in e.operands)
         out = e.out
         if t not in out and any(t in ir.free_vars(o) for o in ops):
             out = out + (t,)
         return dataclasses.replace(e, operands=ops, out=out)
+    if isinstance(e, ir.Map):
+        return dataclasses.replace(e, args=tuple(_with_time(a, unrolled, t) for a in e.args))
     if isinstance(e, ir.Normalize):
-        temp = None if e.temperature is None else _with_time(e.temperature, buf, states, axis, t)
-        return dataclasses.replace(e, arg=_with_time(e.arg, buf, states, axis, t), temperature=temp)
+        temp = None if e.temperature is None else _with_time(e.temperature, unrolled, t)
+        return dataclasses.replace(e, arg=_with_time(e.arg, unrolled, t), temperature=temp)
     if isinstance(e, ir.Concat | ir.Guard):
-        return dataclasses.replace(e, arg=_with_time(e.arg, buf, states, axis, t))
+        return dataclasses.replace(e, arg=_with_time(e.arg, unrolled, t))
     return e
 
 
@@ -175,6 +178,14 @@ def equations(prog: ir.ProgramIR, namer: Namer) -> tuple[list[PEq], dict[str, Un
         info = prog.tensors[name]
         first = prog.equations[ks[0]]
         t0 = first.virtual[0]
+        if t0 not in extents.get(ks[0], {}):
+            raise GradError(f"the loop over '{t0}' has no length, so it cannot be unrolled for its "
+                            "gradient", first.span, ["declare its length, e.g. 'index t : 10'"])
+        own = [e for e in prog.equations if e.lhs == name]
+        if first.virtual[1] != 1 and (any(e.virtual is None for e in own) or
+                                      any(r.step == -1 for e in own for r in ir.tensors_read(e.rhs))):
+            raise GradError(f"'{name}' is written at *{t0} with a start of its own: its gradient is not "
+                            "unrolled yet", first.span, ["write it at *t+1, or train with --backend jax"])
         steps = extents[ks[0]][t0]
         axis = info.virtual_axis if info.virtual_axis is not None else len(info.stored_shape)
         shape = info.stored_shape[:axis] + (steps,) + info.stored_shape[axis:]
@@ -184,7 +195,8 @@ def equations(prog: ir.ProgramIR, namer: Namer) -> tuple[list[PEq], dict[str, Un
         u = unrolled.get(eq.lhs)
         boolean = prog.tensors[eq.lhs].boolean
         if u is None:
-            add(lhs=eq.lhs, indices=eq.indices, op=eq.op, rhs=eq.rhs, extents=ext, kind=eq.kind,
+            rhs = _with_time(eq.rhs, unrolled, eq.accumulate) if eq.accumulate else eq.rhs
+            add(lhs=eq.lhs, indices=eq.indices, op=eq.op, rhs=rhs, extents=ext, kind=eq.kind,
                 span=eq.span, boolean=boolean)
         elif eq.virtual is None:  # the initial state
             if any(r.tensor == eq.lhs for r in ir.tensors_read(eq.rhs)):
@@ -195,7 +207,7 @@ def equations(prog: ir.ProgramIR, namer: Namer) -> tuple[list[PEq], dict[str, Un
         else:  # one step of the loop
             t = eq.virtual[0]
             idx = eq.indices[:u.axis] + (ir.ivar(t),) + eq.indices[u.axis:]
-            rhs = _with_time(eq.rhs, eq.lhs, u.states, u.axis, t)
+            rhs = _with_time(eq.rhs, unrolled, t)
             add(lhs=u.outputs, indices=idx, op=eq.op, rhs=rhs, extents=ext, kind=eq.kind, emit=True,
                 span=eq.span, boolean=boolean)
     for u in unrolled.values():

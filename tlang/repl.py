@@ -256,7 +256,7 @@ class Session(Commands):
 
 def _cone(prog, needed: set[str] | None) -> frozenset[str]:
     """The tensors that ``needed`` depend on (all of them when ``needed`` is None)."""
-    from .engine import _reads
+    from .schedule import reads
     if needed is None:
         return frozenset(prog.tensors)
     by_lhs: dict[str, list] = {}
@@ -268,7 +268,7 @@ def _cone(prog, needed: set[str] | None) -> frozenset[str]:
         t = todo.pop()
         if t not in seen:
             seen.add(t)
-            todo += [r for eq in by_lhs.get(t, []) for r, _ in _reads(eq)]
+            todo += [r for eq in by_lhs.get(t, []) for r, _, _ in reads(eq)]
     return frozenset(seen)
 
 

@@ -190,7 +190,7 @@ class Commands:
         return lines
 
     def cmd_plan(self, arg: str) -> list[str]:
-        from .engine import _reads, strata
+        from .schedule import reads, strata
         prog_ir = self.embedded()[1] if self.embedding else self._build(self.statements)
         try:
             from .plan_program import format_plan, plan_program
@@ -213,7 +213,7 @@ class Commands:
         lines = [f"evaluation order ({self.backend} backend; :plan NAME for the contraction paths):"]
         for n, comp in enumerate(strata(prog_ir), 1):
             ks = [k for t in comp for k in by_lhs.get(t, [])]
-            recursive = len(comp) > 1 or any(r == comp[0] for k in ks for r, _ in _reads(prog_ir.equations[k]))
+            recursive = len(comp) > 1 or any(r == comp[0] for k in ks for r, _, _ in reads(prog_ir.equations[k]))
             how = "once"
             if recursive:
                 how = "fixpoint, semi-naive" if all(prog_ir.tensors[t].boolean for t in comp) else "fixpoint"

@@ -240,7 +240,7 @@ class ExtentSolver:
                 if progress or self._blocks():
                     progress = True
                     break
-            if progress:
+            if progress or self._blocks_fallback():
                 continue
             # fall back to lower bounds (constants, symbols) for unsettled classes
             settled = False
@@ -250,7 +250,7 @@ class ExtentSolver:
                     c.why = "the constants used with it"
                     c.span = c.at_least_span
                     settled = True
-            if not settled and not self._blocks_fallback():
+            if not settled:
                 break
         for _root, c in self.info.items():
             if c.extent is not None:
