@@ -177,6 +177,7 @@ class _Generator:
                 self._fold(k, eq)
         self.data_keys = tuple(keys) + tuple(self.consts)
         self.fixpoints: list[tuple[str, ...]] = []
+        self.loop_status: list[list[tuple[str, str]]] = []   # inner recursions of the loops being emitted
 
     def _fold(self, k: int, eq: ir.Equation) -> None:
         """Compute the constant calls of one equation (see ``codegen_emit.foldable``) now."""
@@ -365,7 +366,13 @@ class _Generator:
         self._steps(body, st.steps, fixed)
         body.line(f"return ({state})")
         zeros = ", ".join(f"xp.zeros({self.shapes[t]!r})" for t in comp) + ","
-        code.line(f"({state}), status[{', '.join(comp)!r}] = rt.fixpoint(")
+        label = ", ".join(comp)
+        if self.loop_status:  # inside a loop: the status leaves the step as one of its outputs
+            target = f"_st{code.counter[0]}"
+            self.loop_status[-1].append((label, target))
+        else:
+            target = f"status[{label!r}]"
+        code.line(f"({state}), {target} = rt.fixpoint(")
         code.nested().line(f"{fn}, ({zeros}), ({pnames}), MAX_ITER, TOL)")
 
     def _loop(self, code: Code, st, fixed: dict[str, str]) -> None:
@@ -384,19 +391,27 @@ class _Generator:
         body.line(f"({carry}) = carry")
         for t in st.buffers:
             body.line(f"{n[('prev', t)]} = {n[t]}")
+        self.loop_status.append([])
         self._steps(body, st.body, {**fixed, st.var: step})
+        inner = self.loop_status.pop()
+        outs = "(" + "".join(f"{name}, " for _, name in inner) + ")"
+        body.line(f"return ({carry}), {outs}")
+        ys = f"_ys{k}"
         if st.length is None:
-            body.line(f"return ({carry})")
             self.fixpoints.append(tuple(st.buffers))
             code.line(f"({carry}), status[{', '.join(st.buffers)!r}] = rt.until({fn}, ({carry}), "
                       f"{len(st.buffers)}, MAX_ITER, TOL)")
-        elif self.backend == "jax":
-            body.line(f"return ({carry}), None")
-            code.line(f"({carry}), _ = lax.scan({fn}, ({carry}), xp.arange({st.length}))")
+            return
+        if self.backend == "jax":
+            code.line(f"({carry}), {ys} = lax.scan({fn}, ({carry}), xp.arange({st.length}))")
         else:
-            body.line(f"return ({carry})")
+            code.line(f"{ys} = []")
             code.line(f"for {step} in range({st.length}):")
-            code.nested().line(f"({carry}) = {fn}(({carry}), {step})")
+            code.nested().line(f"({carry}), _y = {fn}(({carry}), {step})")
+            code.nested().line(f"{ys}.append(_y)")
+        for j, (label, _) in enumerate(inner):  # the worst status of an inner recursion over the steps
+            self.fixpoints.append(tuple(label.split(", ")))
+            code.line(f"status[{label!r}] = rt.worst({ys}, {j})")
 
 
 def _safe(text: str) -> str:
@@ -594,11 +609,24 @@ def check_memory(prog: ir.ProgramIR, limit: int | None) -> None:
                 f"limit of {limit:,} bytes", info.span, ["raise it with --memory-limit"])
 
 
-STATUS = {1: "did not converge in {max_iter} iterations", 2: "diverged (a value is NaN or infinite) "
-          "after sweep {sweep}", 3: "oscillates: sweep {sweep} repeats sweep {before} (period 2)"}
+STATUS = {1: "did not converge in {max_iter} iterations", 2: "diverged: {bad} after sweep {sweep}",
+          3: "oscillates: sweep {sweep} repeats sweep {before} (period 2)"}
 
 
-def report_status(prog: ir.ProgramIR, status: dict[str, Any], max_iter: int, strict: bool = False) -> None:
+def _first_bad(members: list[str], tensors: dict[str, Any] | None) -> str:
+    for t in members:
+        if tensors is None or t not in tensors:
+            continue
+        a = np.asarray(tensors[t], dtype=float)
+        bad = ~np.isfinite(a)
+        if bad.any():
+            pos = tuple(int(x) for x in np.argwhere(bad)[0])
+            return f"{t}[{', '.join(map(str, pos))}] is {a[pos]}" if pos else f"{t} is {float(a)}"
+    return "a value is NaN or infinite"
+
+
+def report_status(prog: ir.ProgramIR, status: dict[str, Any], max_iter: int, strict: bool = False,
+                  tensors: dict[str, Any] | None = None) -> None:
     """Warn (or, ``strict``, raise) about each recursion or loop that did not settle: the codes
     of ``Runtime.fixpoint`` (0 converged, 1 out of iterations, 2 diverged, 3 oscillates)."""
     for comp, st in status.items():
@@ -608,8 +636,9 @@ def report_status(prog: ir.ProgramIR, status: dict[str, Any], max_iter: int, str
         members = comp.split(", ")
         eqs = [eq for eq in prog.equations if eq.lhs in members and eq.kind not in ("data", "fact")]
         where = ", ".join(eq.span.where() for eq in eqs if eq.span)
+        bad = _first_bad(members, tensors) if code == 2 else ""
         message = f"recursion over {comp} " + STATUS[code].format(max_iter=max_iter, sweep=sweep,
-                                                                  before=sweep - 2)
+                                                                  before=sweep - 2, bad=bad)
         if strict:
             from .source import TlangRuntimeError
             raise TlangRuntimeError(message, eqs[0].span if eqs else None,
@@ -633,11 +662,16 @@ def run_generated(prog: ir.ProgramIR, backend: str = "jax", options: Options | N
     compiled = CompiledProgram(prog, backend, x64=x64, max_iter=opts.max_iter, tol=opts.tol)
     start = time.monotonic()
     tensors, status = compiled.run()
-    report_status(prog, status, opts.max_iter, opts.strict)
+    results = to_results(prog, tensors, compiled.be)
+    try:
+        report_status(prog, status, opts.max_iter, opts.strict, results.tensors)
+    except TlangError as e:  # nothing lost: the answers are printed before the error
+        e.partial_answers = results.answers
+        raise
     if opts.timeout and time.monotonic() - start > opts.timeout:
         raise TlangResourceError(f"the run exceeded its time limit of {opts.timeout} s", None,
                                  ["raise it with --timeout"])
-    return to_results(prog, tensors, compiled.be)
+    return results
 
 
 def evaluate(prog: ir.ProgramIR, options: Options | None = None) -> Results:

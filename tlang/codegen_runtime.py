@@ -147,13 +147,25 @@ class Runtime:
         ``buffers`` entries stop changing; ``(carry, (code, step))`` as for ``fixpoint``."""
         carry = tuple(carry)
         for t in range(max_iter):
-            new = tuple(body(carry, t))
+            new = tuple(body(carry, t)[0])
             if self.diverged(carry[:buffers], new[:buffers], t + 1):
                 return new, (2, t + 1)
             if all(self.same(a, b, tol) for a, b in zip(carry[:buffers], new[:buffers])):
                 return new, (0, t + 1)
             carry = new
         return carry, (1, max_iter)
+
+    def worst(self, ys: Any, j: int) -> tuple:
+        """The worst status (highest code) of inner recursion ``j`` over a loop's steps: ``ys`` is
+        the list of per-step outputs (a stacked pytree on JAX)."""
+        xp = self.xp
+        if isinstance(ys, list):
+            if not ys:
+                return (0, 0)
+            return max((tuple(int(np.asarray(x)) for x in y[j]) for y in ys), key=lambda s: s[0])
+        codes, sweeps = ys[j]
+        k = xp.argmax(codes)
+        return codes[k], sweeps[k]
 
     def diverged(self, old: tuple, new: tuple, sweep: int) -> bool:
         """A NaN, or an element that became infinite from a finite value after the first sweep."""
@@ -252,7 +264,7 @@ class JaxRuntime(Runtime):
 
         def step(c):
             t, _, x = c
-            new = tuple(body(x, t))
+            new = tuple(body(x, t)[0])
             bad = self._diverged(x[:buffers], new[:buffers], t + 1)
             same = self._close_all(x[:buffers], new[:buffers], tol)
             code = xp.where(bad, 2, xp.where(same, 0, -1))
