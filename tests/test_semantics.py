@@ -404,3 +404,11 @@ def test_names_that_do_not_exist_are_located_errors(tmp_path, capsys, src, where
         assert main([command, str(f)]) == 1
         err = capsys.readouterr().err
         assert f"p.tl:{where}: error:" in err and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_nan_answer_names_where_it_came_from(engine):
+    """Point 3 (never a silent wrong answer): 0/0 is not a value; the answer says where it began."""
+    with pytest.warns(UserWarning, match=r"the answer to C contains NaN .*first appears in 'B' at <input>:2:1"):
+        r = run("A = [0, 1]\nB[i] = A[i] / A[i]\nC = B[i]\nC?\n", engine)
+    assert math.isnan(value(r, "C"))

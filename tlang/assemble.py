@@ -337,88 +337,92 @@ def _range(ix: ir.Index, ext: dict[str, int]) -> tuple[int, int]:
 NO_END = 2 ** 62   # a bound with no upper end (the steps of a loop)
 
 
-def _bounds(term: ir.Expr, lhs: set[str], ext: dict[str, int], tensors,
+def _bounds(r: ir.Ref, lhs: set[str], ext: dict[str, int], tensors,
             loop: tuple[str, dict[str, int]] | None = None) -> tuple[ir.Bound, ...]:
-    """The reads of ``term`` at indices of the LHS variables alone that can fall outside their axis
-    (a relation read outside is simply false); in a loop (``loop``: its index and each tensor's
-    step offset), a read of the previous step before the first one."""
+    """The indices of a read, of the LHS variables alone, that can fall outside their axis (a
+    relation read outside is simply false); in a loop (``loop``: its index and each tensor's step
+    offset), a read of the previous step before the first one."""
     out: list[ir.Bound] = []
-    for r in ir.tensors_read(term):
-        info = tensors.get(r.tensor)
-        if info is None:
+    info = tensors.get(r.tensor)
+    if info is None:
+        return ()
+    if r.step == -1 and loop is not None:  # time t + o - 1 of a tensor written at *t+o
+        var, offsets = loop
+        if offsets.get(r.tensor, 1) - 1 < 0:
+            out.append(ir.Bound(ir.IAffine(((var, 1),), offsets.get(r.tensor, 1) - 1), NO_END))
+    if info.boolean:
+        return tuple(out)
+    for ix, n in zip(r.indices, info.stored_shape):
+        if not ix.vars or not set(ix.vars) <= lhs:
             continue
-        if r.step == -1 and loop is not None:  # time t + o - 1 of a tensor written at *t+o
-            var, offsets = loop
-            before = ir.Bound(ir.IAffine(((var, 1),), offsets.get(r.tensor, 1) - 1), NO_END)
-            if offsets.get(r.tensor, 1) - 1 < 0 and before not in out:
-                out.append(before)
-        if info.boolean:
-            continue
-        for ix, n in zip(r.indices, info.stored_shape):
-            if not ix.vars or not set(ix.vars) <= lhs:
-                continue
-            lo, hi = _range(ix, ext)
-            if (lo < 0 or hi >= n) and ir.Bound(ix, n) not in out:
-                out.append(ir.Bound(ix, n))
+        lo, hi = _range(ix, ext)
+        if (lo < 0 or hi >= n) and ir.Bound(ix, n) not in out:
+            out.append(ir.Bound(ix, n))
     return tuple(out)
 
 
-def _terms(e: ir.Expr) -> list[ir.Expr]:
-    if isinstance(e, ir.Map) and e.fn in ("add", "sub"):
-        return _terms(e.args[0]) + _terms(e.args[1])
-    return [e]
+DNF = tuple[tuple[ir.Bound, ...], ...]   # where one conjunction of bounds holds
+ALWAYS: DNF = ((),)
+MAX_CONJUNCTIONS = 64
 
 
-def _top_sum(e: ir.Expr) -> ir.Expr:
-    """The expression whose terms are the equation's terms: below the nonlinearity, the
-    normalisation and an aggregation over the whole right-hand side."""
-    while True:
-        if isinstance(e, ir.Map) and e.fn not in ("add", "sub") and e.args and \
-                (len(e.args) == 1 or e.fn == "sig"):
-            e = e.args[0]
-        elif isinstance(e, ir.Normalize):
-            e = e.arg
-        elif isinstance(e, ir.Contract) and len(e.operands) == 1:
-            e = e.operands[0]
+def _and(a: DNF, b: DNF) -> DNF:
+    if a == ALWAYS:
+        return b
+    if b == ALWAYS:
+        return a
+    out: list[tuple[ir.Bound, ...]] = []
+    for x in a:
+        for y in b:
+            c = x + tuple(bd for bd in y if bd not in x)
+            if c not in out:
+                out.append(c)
+    return tuple(out[:MAX_CONJUNCTIONS])
+
+
+def _or(a: DNF, b: DNF) -> DNF:
+    if a == ALWAYS or b == ALWAYS:
+        return ALWAYS
+    return a + tuple(c for c in b if c not in a)
+
+
+class _Validity:
+    """Where each subexpression exists: a read exists where its indices of the LHS variables fall
+    inside its axes, a sum where one of its terms exists (the others are guarded to 0 there),
+    anything else where all of its parts exist (docs/language.md 16.4)."""
+
+    def __init__(self, lhs: set[str], ext: dict[str, int], tensors, loop) -> None:
+        self.lhs, self.ext, self.tensors, self.loop = lhs, ext, tensors, loop
+
+    def go(self, e: ir.Expr) -> tuple[ir.Expr, DNF]:
+        if isinstance(e, ir.Ref):
+            b = _bounds(e, self.lhs, self.ext, self.tensors, self.loop)
+            return e, ((b,) if b else ALWAYS)
+        kids = ir.children(e)
+        if not kids:
+            return e, ALWAYS
+        done = [self.go(c) for c in kids]
+        if isinstance(e, ir.Map) and e.fn in ("add", "sub"):
+            v = _or(done[0][1], done[1][1])
+            new = tuple(c if w == v else ir.Guard(c, w, span=getattr(c, "span", None)) for c, w in done)
         else:
-            return e
-
-
-def _replace(e: ir.Expr, old: dict[int, ir.Expr]) -> ir.Expr:
-    """``e`` with the subexpressions ``old`` (by identity) replaced."""
-    if id(e) in old:
-        return old[id(e)]
-    if isinstance(e, ir.Map):
-        return ir.Map(e.fn, tuple(_replace(a, old) for a in e.args), span=e.span)
-    if isinstance(e, ir.Normalize):
-        return ir.Normalize(e.fn, _replace(e.arg, old), e.var, e.temperature, span=e.span)
-    if isinstance(e, ir.Contract):
-        return ir.Contract(tuple(_replace(o, old) for o in e.operands), e.out, e.semiring, span=e.span)
-    return e
+            v = ALWAYS
+            for _, w in done:
+                v = _and(v, w)
+            new = tuple(c for c, _ in done)
+        out = ir.with_children(e, new) if any(n is not o for n, o in zip(new, kids)) else e
+        if isinstance(out, ir.Normalize) and v != ALWAYS and \
+                any(out.var in b.index.vars for conj in v for b in conj):
+            out = dataclasses.replace(out, valid=v)  # it normalises over the positions that exist
+        return out, v
 
 
 def guard_terms(rhs: ir.Expr, lhs: set[str], ext: dict[str, int], tensors, loop=None
                 ) -> tuple[ir.Expr, tuple[tuple[ir.Bound, ...], ...]]:
-    """The RHS with a ``Guard`` on each term that does not exist everywhere, and the positions
-    the equation writes (docs/language.md 16.4): where one term's inputs exist."""
-    terms = _terms(_top_sum(rhs))
-    conj = [_bounds(t, lhs, ext, tensors, loop) for t in terms]
-    if not any(conj):
-        return rhs, ()
-    if all(c == conj[0] for c in conj):
-        where: tuple[tuple[ir.Bound, ...], ...] = (conj[0],)
-        guarded: dict[int, ir.Expr] = {}
-    else:
-        guarded = {id(t): ir.Guard(t, c, span=getattr(t, "span", None)) for t, c in zip(terms, conj) if c}
-        where = () if not all(conj) else tuple(conj)
-    if where:  # a normalisation above the terms runs over the positions that exist
-        e = rhs
-        while e is not _top_sum(e):
-            if isinstance(e, ir.Normalize) and any(e.var in b.index.vars for c in where for b in c):
-                guarded[id(e)] = dataclasses.replace(e, arg=_replace(e.arg, guarded), valid=where)
-                break
-            e = e.args[0] if isinstance(e, ir.Map) else e.arg if isinstance(e, ir.Normalize) else e.operands[0]
-    return (_replace(rhs, guarded) if guarded else rhs), where
+    """The RHS with a ``Guard`` on each term of a sum that does not exist everywhere the sum does,
+    and the positions the equation writes: where its right-hand side exists (16.4)."""
+    out, v = _Validity(lhs, ext, tensors, loop).go(rhs)
+    return out, (() if v == ALWAYS else v)
 
 
 def _indexed_literal(b: Builder, p: _Proto, info: ir.TensorInfo, data, var_extents, k: int) -> ir.Equation:

@@ -36,7 +36,7 @@ import numpy as np
 
 from . import ir
 from .codegen_emit import COMBINE, Code, Emitter, equation_text, fold_key, foldable, paren
-from .engine import ConvergenceWarning, Options, Results, answer
+from .engine import ConvergenceWarning, Options, Results, answer, report_nan
 from .schedule import Accumulate, Advance, Compute, Fixpoint, role, schedule
 from .source import TlangError, TlangResourceError, TlangShapeError
 
@@ -665,6 +665,7 @@ def run_generated(prog: ir.ProgramIR, backend: str = "jax", options: Options | N
     results = to_results(prog, tensors, compiled.be)
     try:
         report_status(prog, status, opts.max_iter, opts.strict, results.tensors)
+        report_nan(prog, results.tensors, results.answers, opts.strict)
     except TlangError as e:  # nothing lost: the answers are printed before the error
         e.partial_answers = results.answers
         raise

@@ -221,13 +221,14 @@ class Emitter:
     def _Guard(self, e: ir.Guard) -> Val:
         lab = self.eval(e.arg)
         vars_ = list(lab.vars)
-        for b in e.bounds:
-            for v in b.index.vars:
-                if v not in vars_ and v not in self.fixed:
-                    vars_.append(v)
+        for conj in e.where:
+            for b in conj:
+                for v in b.index.vars:
+                    if v not in vars_ and v not in self.fixed:
+                        vars_.append(v)
         out = tuple(vars_)
         arr = self.broadcast(lab, out)
-        return Val(self.code.tmp(f"xp.where({self.mask((e.bounds,), out)}, {arr}, 0.0)"), out)
+        return Val(self.code.tmp(f"xp.where({self.mask(e.where, out)}, {arr}, 0.0)"), out)
 
     def _Map(self, e: ir.Map) -> Val:
         const = self.folded.get(fold_key(e, self.ext))

@@ -134,7 +134,6 @@ class Engine:
             self.by_lhs.setdefault(eq.lhs, []).append((k, eq))
         self.deadline = None
         self.sparse: dict[str, list] = {}  # tensor -> relational rules (set by run)
-        self._nan_from: dict[str, ir.Equation | None] = {}   # tensors holding NaN -> their first equation
 
     def _check_memory(self) -> None:
         limit = self.opt.memory_limit
@@ -206,7 +205,7 @@ class Engine:
         tensors = {n: result_value(v) if isinstance(v := self.values[n], Relation)
                    else np.asarray(self.be.to_numpy(v)) for n in self.prog.tensors}
         answers = [answer(self.prog, q, tensors) for q in self.prog.queries]
-        self._report_nan(answers)
+        report_nan(self.prog, tensors, answers, self.opt.strict)
         return Results(tensors, answers, self.prog)
 
     def _tick(self) -> None:
@@ -227,7 +226,7 @@ class Engine:
             if step.tensor in self.sparse:
                 self._sparse([step.tensor])
             else:
-                self.values[step.tensor] = self._first_nan(step.tensor, self.compute(step.tensor, fixed=fixed))
+                self.values[step.tensor] = self.compute(step.tensor, fixed=fixed)
         elif isinstance(step, Fixpoint):
             self._fixpoint(step, fixed)
         elif isinstance(step, Loop):
@@ -310,8 +309,6 @@ class Engine:
         if st.length is None:
             self._report(f"the loop over {st.var} did not settle in {self.opt.max_iter} steps (nothing fixes "
                          f"its length: declare it, e.g. 'index {st.var} : 10')", st.buffers)
-        for t in st.buffers + st.accumulators:
-            self._first_nan(t, self.values[t])
 
     def _accumulate(self, name: str, contrib: Any) -> Any:
         xp = self.be.xp
@@ -347,29 +344,6 @@ class Engine:
                                     [f"equations at {where}"] if where else [])
         warnings.warn(ConvergenceWarning(f"{message} (equations at {where})" if where else message),
                       stacklevel=3)
-
-    def _first_nan(self, name: str, value: Any) -> Any:
-        if name not in self._nan_from and not isinstance(value, type(None)):
-            try:
-                has = bool(np.isnan(np.asarray(self.be.to_numpy(value), dtype=float)).any())
-            except (TypeError, ValueError):
-                has = False
-            if has:
-                self._nan_from[name] = next((eq for _, eq in self.by_lhs.get(name, [])), None)
-        return value
-
-    def _report_nan(self, answers: list[Answer]) -> None:
-        """A query answer with NaN says so, naming the equation that first produced a NaN."""
-        if not self._nan_from:
-            return
-        for a in answers:
-            v = a.value
-            if isinstance(v, float | np.ndarray) and np.isnan(np.asarray(v, dtype=float)).any():
-                name, eq = next(iter(self._nan_from.items()))
-                where = f" at {eq.span.where()}" if eq is not None and eq.span else ""
-                self._report(f"the answer to {a.query} contains NaN (not a number): it first appears in "
-                             f"'{name}'{where}", [name])
-                return
 
     def _same(self, a, b) -> bool:
         a, b = np.asarray(self.be.to_numpy(a)), np.asarray(self.be.to_numpy(b))
@@ -571,6 +545,28 @@ def _query_domains(prog: ir.ProgramIR, q: ir.QueryIR) -> list[ir.Domain | None]:
                 break
         out.append(dom)
     return out
+
+
+def report_nan(prog: ir.ProgramIR, tensors: dict[str, Any], answers: list[Answer], strict: bool = False) -> None:
+    """A query answer with NaN says so (a warning, an error when ``strict``), naming the first
+    tensor in evaluation order that holds a NaN and its equation: the semantics gave no value."""
+    hit = next((a for a in answers if a.kind in ("tensor", "scalar")
+                and np.isnan(np.asarray(a.value, dtype=float)).any()), None)
+    if hit is None:
+        return
+    first = None
+    for step in schedule(prog).steps:
+        for t in tensors_of(step):
+            v = tensors.get(t)
+            if first is None and isinstance(v, np.ndarray) and v.dtype.kind == "f" and np.isnan(v).any():
+                first = t
+    eq = next((e for e in prog.equations if e.lhs == first), None)
+    where = f" at {eq.span.where()}" if eq is not None and eq.span else ""
+    message = (f"the answer to {hit.query} contains NaN (not a number)" +
+               (f": it first appears in '{first}'{where}" if first else ""))
+    if strict:
+        raise TlangRuntimeError(message, eq.span if eq is not None else None)
+    warnings.warn(ConvergenceWarning(message), stacklevel=3)
 
 
 def evaluate(prog: ir.ProgramIR, options: Options | None = None) -> Results:

@@ -197,10 +197,10 @@ class Einsum:
 
 @dataclass(frozen=True, slots=True)
 class Guard:
-    """``arg`` where every bound holds, else 0: a term of a sum whose inputs do not exist at some
-    LHS positions (the other terms still write there)."""
+    """``arg`` where one conjunction of bounds holds, else 0: a term of a sum whose inputs do not
+    exist at some LHS positions (the other terms still write there)."""
     arg: Expr
-    bounds: tuple[Bound, ...]
+    where: tuple[tuple[Bound, ...], ...]
     span: Span | None = _span
 
 
@@ -336,9 +336,10 @@ def free_vars(e: Expr, memo: dict[int, tuple[str, ...]] | None = None) -> tuple[
     elif isinstance(e, Guard):
         for v in free_vars(e.arg, memo):
             add(v)
-        for b in e.bounds:
-            for v in b.index.vars:
-                add(v)
+        for conj in e.where:
+            for b in conj:
+                for v in b.index.vars:
+                    add(v)
     if memo is not None:
         memo[id(e)] = tuple(out)
     return tuple(out)
@@ -366,6 +367,23 @@ def tensors_read(e: Expr) -> list[Ref]:
 
     go(e)
     return out
+
+
+def with_children(e: Expr, kids: tuple[Expr, ...]) -> Expr:
+    """``e`` with its subexpressions (in the order of ``children``) replaced."""
+    if isinstance(e, Map):
+        return Map(e.fn, kids, span=e.span)
+    if isinstance(e, Contract):
+        return Contract(kids, e.out, e.semiring, span=e.span)
+    if isinstance(e, Einsum):
+        return Einsum(e.inputs, e.output, kids, e.semiring, span=e.span)
+    if isinstance(e, Normalize):
+        return Normalize(e.fn, kids[0], e.var, kids[1] if len(kids) > 1 else None, e.valid, span=e.span)
+    if isinstance(e, Concat):
+        return Concat(kids[0], e.merge, e.into, span=e.span)
+    if isinstance(e, Guard):
+        return Guard(kids[0], e.where, span=e.span)
+    return e
 
 
 def children(e: Expr) -> tuple[Expr, ...]:

@@ -302,7 +302,7 @@ class _Context:
         raise ValueError(f"unknown normalisation '{e.fn}'")
 
     def _guard(self, e: ir.Guard, a: Assignment) -> float:
-        return self.eval(e.arg, a) if holds((e.bounds,), a) else 0.0
+        return self.eval(e.arg, a) if holds(e.where, a) else 0.0
 
     def _concat(self, e: ir.Concat, a: Assignment) -> float:
         b, r = dict(a), a[e.into]

@@ -35,7 +35,7 @@ def map_ir(e: ir.Expr, f: Callable[[ir.Expr], ir.Expr]) -> ir.Expr:
     elif isinstance(e, ir.Concat):
         e = ir.Concat(map_ir(e.arg, f), e.merge, e.into, span=e.span)
     elif isinstance(e, ir.Guard):
-        e = ir.Guard(map_ir(e.arg, f), e.bounds, span=e.span)
+        e = ir.Guard(map_ir(e.arg, f), e.where, span=e.span)
     return f(e)
 
 
@@ -103,8 +103,8 @@ def rename_ir(e: ir.Expr, m: dict[str, str]) -> ir.Expr:
     if isinstance(e, ir.Concat):
         return ir.Concat(rename_ir(e.arg, inner), e.merge, inner.get(e.into, e.into), span=e.span)
     if isinstance(e, ir.Guard):
-        return ir.Guard(rename_ir(e.arg, inner), tuple(ir.Bound(_rename_index(b.index, inner), b.extent)
-                                                      for b in e.bounds), span=e.span)
+        where = tuple(tuple(ir.Bound(_rename_index(b.index, inner), b.extent) for b in conj) for conj in e.where)
+        return ir.Guard(rename_ir(e.arg, inner), where, span=e.span)
     raise Unsupported(f"no renaming for {type(e).__name__}")
 
 
