@@ -61,7 +61,7 @@ def close(a, b) -> bool:
 def check(src: str) -> dict[str, np.ndarray]:
     """Run ``src`` on the engine and the reference; every tensor and answer must agree."""
     res = api.run(src, backend=BACKEND)
-    got = res.tensors
+    got = {n: v for n, v in res.tensors.items() if not n.startswith("_cse")}   # the rewrites' shared terms
     prog = build(parse(src))
     want = reference.evaluate(prog)
     assert got.keys() == want.keys(), src

@@ -321,13 +321,17 @@ def _float_target(leaves: list[_R], ceiling: _R) -> _R:
 
 def top_terms(root: _R) -> list[_R]:
     """The equation's terms: the terms of the sum at the root or directly inside the outermost
-    nonlinearity or normalisation (paper §3.1: several terms are several equations that share
-    the nonlinearity); one term when there is no such sum."""
-    n = root
-    while (n.kind == "map" and n.payload not in ARITH and n.payload != "not" and n.children
-           and (len(n.children) == 1 or n.payload == "sig")) or n.kind == "norm":
-        n = n.children[0]
-    return _terms(n) if _is_sum(n) else [root]
+    (univariate) nonlinearity or normalisation (paper §3.1: several terms are several equations
+    that share the nonlinearity), and that function's other arguments (a temperature); one term
+    when there is no such sum."""
+    if _is_sum(root):
+        return _terms(root)
+    if (root.kind == "map" and root.payload not in ARITH and root.payload != "not" and root.children
+            and (len(root.children) == 1 or root.payload == "sig")) or root.kind == "norm":
+        first, *rest = root.children  # the outermost nonlinearity only: an inner one is an argument
+        if _is_sum(first):
+            return _terms(first) + rest
+    return [root]
 
 
 def bindings(root: _R, keep: set[str], split: bool = True) -> dict[str, list[Binding]]:

@@ -135,7 +135,13 @@ def truth(c: bool) -> float:
 
 
 # the elementwise built-ins (docs/language.md section 5), by name
+def negate(x: float) -> float:
+    """``not x``: 1 - x on 0/1 values; other values count as true when positive."""
+    return 1.0 - step(x)
+
+
 ELEMENTWISE: dict[str, Callable[..., float]] = {
+    "not": negate,
     "step": step,
     "sig": sig,
     "relu": relu,
@@ -161,11 +167,6 @@ BINARY: dict[str, Callable[[float, float], float]] = {
     ">": lambda a, b: truth(a > b),
     ">=": lambda a, b: truth(a >= b),
 }
-
-
-def negate(x: float) -> float:
-    """``not x``: 1 - x on 0/1 values; other values count as true when positive."""
-    return 1.0 - step(x)
 
 
 # ------------------------------------------------------------ aggregations

@@ -193,7 +193,9 @@ class Forms:
             return Read(e.name, [self.read_ix(ctx, e, a, ix) for a, ix in enumerate(e.indices)],
                         e.boolean, span=e.span)
         if isinstance(e, A.Unary):
-            return Op("neg" if e.op == "-" else "not", [self.expr(e.operand, ctx)], span=e.span)
+            if e.op == "not":  # a function: an index only under it is aggregated inside (not exists)
+                return Call("not", [self.expr(e.operand, ctx)], span=e.span)
+            return Op("neg", [self.expr(e.operand, ctx)], span=e.span)
         if isinstance(e, A.Binary):
             if e.op == "*":
                 factors: list[Node] = []

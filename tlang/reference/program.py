@@ -27,7 +27,7 @@ from .domains import Symbols
 from .forms import Ctx, Forms, copy_ix, einsum_names, list_array, plain_var, virtual_text
 from .load import Located
 from .model import BUILTIN_RELATIONS, Domains, Eq, Model, TensorInfo, did_you_mean
-from .scope import Einsum, Ix, IxAffine, IxConst, Node, Op, Read, leaves, place, walk
+from .scope import Call, Einsum, Ix, IxAffine, IxConst, Node, Read, leaves, place, walk
 
 
 class Builder(Forms, Symbols):
@@ -198,7 +198,7 @@ class Builder(Forms, Symbols):
                 eq.reads.add(n.name)
             elif isinstance(n, Einsum):
                 eq.reads |= einsum_names(n.spec)
-            if isinstance(n, Op) and n.op == "not":
+            if isinstance(n, Call) and n.fn == "not":
                 eq.negated |= {m.name for m in walk(n) if isinstance(m, Read)}
         self.add(eq)
         for n in walk(tree):

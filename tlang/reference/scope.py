@@ -342,7 +342,9 @@ def regions(root: Node, op: str) -> list[Node]:
     if op in SEPARATE_TERMS:
         if isinstance(root, Sum):
             return list(root.terms)
-        if isinstance(root, Call | Norm) and isinstance(root.children()[0], Sum):
+        univariate = isinstance(root, Norm) or (isinstance(root, Call) and (len(root.args) == 1 or
+                                                                            root.fn == "sig"))
+        if univariate and isinstance(root.children()[0], Sum):  # a nonlinearity of one value
             first, *rest = root.children()
             assert isinstance(first, Sum)
             return list(first.terms) + rest
